@@ -1,0 +1,10 @@
+"""textsearch: generate text by searching for it.
+
+Write down what a good sentence is as an energy over token sequences, then sample
+from or minimise it with Monte Carlo samplers.
+"""
+from . import objectives, proposals, samplers
+from .sequences import State
+
+__all__ = ["State", "objectives", "proposals", "samplers"]
+__version__ = "0.1.0"

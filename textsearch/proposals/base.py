@@ -1,0 +1,48 @@
+"""Proposals: local moves for Metropolis–Hastings and sequence distributions q.
+
+A local move maps the chains' states to proposed states and reports both
+log q(y←x) and log q(x←y), so the sampler can apply the MH rule without knowing
+what the move was. A proposal that had to score its candidates anyway (energy-
+weighted token choice) hands back E(y) so the sampler does not score y twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..sequences import State
+from ..target import Target
+
+
+@dataclass
+class Move:
+    states: list[State]                     # proposed y, one per chain
+    log_q_forward: torch.Tensor             # log q(y←x) [chains]
+    log_q_reverse: torch.Tensor             # log q(x←y) [chains]; -inf: y cannot return, reject
+    kinds: list[str]                        # the move type per chain, for acceptance per type
+    energies: torch.Tensor | None = None    # E(y) when the proposal already computed it
+    always_accept: bool = False             # approximate Gibbs: take y whatever the ratio
+
+
+class Proposal:
+    """A local move. Subclasses implement `propose`."""
+
+    tokenizer = None
+
+    def propose(self, states: list[State], energies: torch.Tensor, target: Target) -> Move:
+        raise NotImplementedError
+
+    def initial(self, chains: int, generator: torch.Generator) -> list[State] | None:
+        """Starting states when the user gives none; None means init is required."""
+        return None
+
+
+class SequenceDistribution:
+    """A distribution q over whole sequences, for rejection and importance sampling."""
+
+    tokenizer = None
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[list[list[int]], torch.Tensor]:
+        """n sequences and their log q [n]."""
+        raise NotImplementedError

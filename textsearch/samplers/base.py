@@ -1,0 +1,172 @@
+"""The run loop shared by the Markov-chain samplers, and the records they return.
+
+A sampler is `init` (states and energies) plus `step` (one transition of every
+chain, returning an `info` dict); `run` drives them, keeps samples after burn-in and
+thinning, tracks the best state and the per-step energies, and shows progress.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from ..objectives.base import Objective
+from ..sequences import State, as_state
+from ..target import Target
+
+
+@dataclass
+class Sample:
+    tokens: list[int]
+    text: str | None
+    energy: float
+    weight: float | None = None
+    chain: int = 0
+    step: int = 0
+
+
+@dataclass
+class Result:
+    samples: list[Sample]
+    best: Sample
+    acceptance_rate: float
+    trace: torch.Tensor                       # energies [steps, chains]
+    info: list[dict] = field(default_factory=list)
+    acceptance_by_move: dict[str, float] = field(default_factory=dict)
+    swap_rate: float | None = None            # parallel tempering
+    evaluations: int = 0                      # sequences scored
+    seconds: float = 0.0
+
+    def ess(self, values: torch.Tensor | None = None) -> float:
+        """Effective sample size of a scalar [steps, chains] (energy after burn-in by default)."""
+        from ..diagnostics import effective_sample_size
+        return effective_sample_size(self._kept_trace() if values is None else values)
+
+    def rhat(self, values: torch.Tensor | None = None) -> float:
+        """Split R-hat across chains of a scalar [steps, chains] (energy after burn-in by default)."""
+        from ..diagnostics import split_rhat
+        return split_rhat(self._kept_trace() if values is None else values)
+
+    def _kept_trace(self) -> torch.Tensor:
+        burn = self.info[0].get("burn_in", 0) if self.info else 0
+        return self.trace[burn:]
+
+
+def make_text(tokenizer, tokens) -> str | None:
+    return None if tokenizer is None else tokenizer.decode(list(tokens), skip_special_tokens=True)
+
+
+def resolve_init(init, chains: int, tokenizer, proposal, generator) -> list[State]:
+    """States for every chain from text, token ids, States, or a list of those (one per chain)."""
+    def one(item) -> State:
+        if isinstance(item, str):
+            if tokenizer is None:
+                raise ValueError("init is text but neither the proposal nor the objective has a tokenizer: pass token ids")
+            return State(tuple(tokenizer.encode(item, add_special_tokens=False)))
+        return as_state(item)
+
+    if init is None:
+        states = proposal.initial(chains, generator) if proposal is not None else None
+        if states is None:
+            raise ValueError("this proposal has no default start: pass init= (text, token ids, or one per chain)")
+        return states
+    if isinstance(init, (str, State)) or (len(init) > 0 and isinstance(init[0], int)) or len(init) == 0:
+        return [one(init)] * chains
+    if len(init) != chains:
+        raise ValueError(f"init has {len(init)} entries for {chains} chains: give one, or one per chain")
+    return [one(item) for item in init]
+
+
+def show_progress(progress: bool) -> bool:
+    return progress and sys.stderr.isatty()
+
+
+class MarkovSampler:
+    """Base of MH, Gibbs, annealing and tempering: subclasses define `temperatures` and `step`."""
+
+    def __init__(self, proposal, steps: int, chains: int = 1, burn_in: int = 0, thin: int = 1, seed: int = 0):
+        if steps < 1 or chains < 1 or thin < 1 or burn_in < 0:
+            raise ValueError(f"need steps >= 1, chains >= 1, thin >= 1, burn_in >= 0 (got {steps}, {chains}, {thin}, {burn_in})")
+        if burn_in >= steps:
+            raise ValueError(f"burn_in ({burn_in}) must be smaller than steps ({steps})")
+        self.proposal, self.steps, self.chains = proposal, steps, chains
+        self.burn_in, self.thin, self.seed = burn_in, thin, seed
+
+    def temperatures(self, step: int) -> torch.Tensor:
+        """Temperature of every chain at this step [chains]."""
+        return torch.ones(self.chains, dtype=torch.float64)
+
+    def step(self, states: list[State], energies: torch.Tensor, target: Target):
+        """One transition of every chain: (states, energies, info)."""
+        raise NotImplementedError
+
+    def keeps(self, chain: int) -> bool:
+        """Whether this chain's states are samples of the target (tempering keeps T=1 only)."""
+        return True
+
+    def run(self, objective: Objective, init=None, callback: Callable | None = None, progress: bool = True) -> Result:
+        import time
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(self.seed)
+        tokenizer = self.proposal.tokenizer or objective.tokenizer
+        target = Target(objective, self.temperatures(0), tokenizer, generator)
+        states = resolve_init(init, self.chains, tokenizer, self.proposal, generator)
+        energies = target.energy(states)
+        best_energy, best = math.inf, (states[0], energies[0].item(), 0, 0)
+        samples, trace, infos = [], [], []
+        for step in tqdm(range(self.steps), disable=not show_progress(progress), desc=type(self).__name__):
+            target.step, target.temperature = step, self.temperatures(step)
+            states, energies, info = self.step(states, energies, target)
+            info["step"], info["burn_in"] = step, self.burn_in
+            trace.append(energies.clone())
+            infos.append(info)
+            low = int(torch.argmin(energies))
+            if energies[low].item() < best_energy:
+                best_energy, best = energies[low].item(), (states[low], energies[low].item(), low, step)
+            if step >= self.burn_in and (step - self.burn_in) % self.thin == 0:
+                samples.extend(Sample(list(s.tokens), None, e, chain=c, step=step)
+                               for c, (s, e) in enumerate(zip(states, energies.tolist())) if self.keeps(c))
+            if callback is not None:
+                callback(step, states, energies, info)
+        texts = {}
+        for sample in samples:
+            key = tuple(sample.tokens)
+            if key not in texts:
+                texts[key] = make_text(tokenizer, key)
+            sample.text = texts[key]
+        state, energy, chain, step = best
+        return Result(
+            samples=samples,
+            best=Sample(list(state.tokens), make_text(tokenizer, state.tokens), energy, chain=chain, step=step),
+            acceptance_rate=_mean(i["accepted"] for i in infos),
+            trace=torch.stack(trace),
+            info=infos,
+            acceptance_by_move=_by_move(infos),
+            swap_rate=_swap_rate(infos),
+            evaluations=target.evaluations,
+            seconds=time.perf_counter() - start,
+        )
+
+
+def _mean(values) -> float:
+    values = [v.float().mean().item() if torch.is_tensor(v) else float(v) for v in values]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _by_move(infos: list[dict]) -> dict[str, float]:
+    counts: dict[str, list[int]] = {}
+    for info in infos:
+        for kind, ok in zip(info.get("kinds", []), info["accepted"].tolist()):
+            tally = counts.setdefault(kind, [0, 0])
+            tally[0] += int(ok)
+            tally[1] += 1
+    return {kind: a / n for kind, (a, n) in sorted(counts.items())}
+
+
+def _swap_rate(infos: list[dict]) -> float | None:
+    tried = sum(i.get("swaps_tried", 0) for i in infos)
+    return sum(i.get("swaps_accepted", 0) for i in infos) / tried if tried else None
