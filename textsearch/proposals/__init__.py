@@ -1,4 +1,4 @@
 """Local moves for MCMC and whole-sequence distributions for rejection and importance sampling."""
-from .base import Move, Proposal, SequenceDistribution
+from .base import Conditional, Move, Proposal, SequenceDistribution
 
-__all__ = ["Move", "Proposal", "SequenceDistribution"]
+__all__ = ["Conditional", "Move", "Proposal", "SequenceDistribution"]

@@ -46,3 +46,18 @@ class SequenceDistribution:
     def sample(self, n: int, generator: torch.Generator) -> tuple[list[list[int]], torch.Tensor]:
         """n sequences and their log q [n]."""
         raise NotImplementedError
+
+
+class Conditional:
+    """A draw for one position given the rest of the sequence, for Gibbs sampling.
+
+    `exact` conditionals (of the target itself) are accepted by the MH rule with
+    probability one; approximate ones (an MLM's) set `Move.always_accept`, or are
+    corrected by MH when the sampler asks for it.
+    """
+
+    tokenizer = None
+
+    def propose_at(self, states: list[State], positions: list[int], energies: torch.Tensor,
+                   target: Target) -> Move:
+        raise NotImplementedError
