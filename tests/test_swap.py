@@ -7,7 +7,6 @@ import torch
 from scipy.stats import chisquare
 
 import textsearch as ts
-Swap = ts.proposals.Swap
 from textsearch.sequences import State
 from textsearch.target import Target
 
@@ -20,7 +19,7 @@ def make_target(seed: int = 0) -> Target:
 def test_swap_draws_every_pair_of_editable_positions_uniformly_and_reports_it():
     start = State((0, 1, 2, 3), (False, True, False, False))      # pairs (0,2) (0,3) (2,3)
     draws = 3000
-    move = Swap().propose([start] * draws, torch.zeros(draws), make_target())
+    move = ts.proposals.Swap().propose([start] * draws, torch.zeros(draws), make_target())
     counts = {}
     for y in move.states:
         assert y.tokens[1] == 1 and y.locked == start.locked
@@ -32,9 +31,9 @@ def test_swap_draws_every_pair_of_editable_positions_uniformly_and_reports_it():
 
 def test_swap_reverse_probability_is_the_probability_of_proposing_the_reverse_move():
     x = State((4, 5, 6, 7, 8))
-    forward = Swap().propose([x], torch.zeros(1), make_target(1))
+    forward = ts.proposals.Swap().propose([x], torch.zeros(1), make_target(1))
     y = forward.states[0]
-    back = Swap().propose([y] * 4000, torch.zeros(4000), make_target(2))
+    back = ts.proposals.Swap().propose([y] * 4000, torch.zeros(4000), make_target(2))
     returned = sum(s == x for s in back.states) / 4000
     assert forward.log_q_reverse[0] == pytest.approx(back.log_q_forward[0].item())
     assert returned == pytest.approx(math.exp(forward.log_q_reverse[0].item()), abs=4 * math.sqrt(0.1 * 0.9 / 4000))
@@ -42,7 +41,7 @@ def test_swap_reverse_probability_is_the_probability_of_proposing_the_reverse_mo
 
 def test_swap_needs_two_editable_positions():
     with pytest.raises(ValueError, match="two editable positions"):
-        Swap().propose([State((1, 2), (True, False))], torch.zeros(1), make_target())
+        ts.proposals.Swap().propose([State((1, 2), (True, False))], torch.zeros(1), make_target())
 
 
 def test_metropolis_hastings_with_swap_samples_the_exact_distribution_over_orders():
@@ -54,7 +53,7 @@ def test_metropolis_hastings_with_swap_samples_the_exact_distribution_over_order
     orders = list(itertools.permutations(range(4)))
     exact = torch.softmax(-torch.tensor(energy(orders), dtype=torch.float64), 0)
     chains = 2000
-    sampler = ts.samplers.MetropolisHastings(Swap(), steps=25, chains=chains, burn_in=24, seed=0)
+    sampler = ts.samplers.MetropolisHastings(ts.proposals.Swap(), steps=25, chains=chains, burn_in=24, seed=0)
     result = sampler.run(ts.objectives.FromFunction(energy), init=[0, 1, 2, 3], progress=False)
     counts = torch.zeros(len(orders))
     for sample in result.samples:                      # one independent draw per chain, at the last step
