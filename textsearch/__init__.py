@@ -3,8 +3,9 @@
 Write down what a good sentence is as an energy over token sequences, then sample
 from or minimise it with Monte Carlo samplers.
 """
-from . import objectives, proposals, samplers
+from . import models, objectives, proposals, samplers
+from .models import load_lm, load_mlm
 from .sequences import State
 
-__all__ = ["State", "objectives", "proposals", "samplers"]
+__all__ = ["State", "load_lm", "load_mlm", "models", "objectives", "proposals", "samplers"]
 __version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""Batched scoring with a causal language model.
+
+Every item is scored after a start token (BOS, or EOS where the tokenizer has no
+BOS, as GPT-2 does), so the first token of a sentence gets a probability too. Items
+of different lengths are right-padded into one forward pass; with right padding a
+real token only ever attends to real tokens before it, so its score does not depend
+on what else is in the batch.
+"""
+from __future__ import annotations
+
+import torch
+
+from .sequences import pad
+from .token_model import DEFAULT_TOKEN_BUDGET, TokenModel, chunks_by_budget
+
+
+class CausalLM(TokenModel):
+    """A Hugging Face causal LM that scores many token sequences at once."""
+
+    def __init__(self, model, tokenizer, device=None, token_budget: int = DEFAULT_TOKEN_BUDGET):
+        super().__init__(model, tokenizer, device, token_budget)
+        self.bos_id: int | None = tokenizer.bos_token_id
+        self.eos_id: int | None = tokenizer.eos_token_id
+        start = self.bos_id if self.bos_id is not None else self.eos_id
+        if start is None:
+            raise ValueError("the tokenizer has neither a BOS nor an EOS token to score the first "
+                             "token after; set tokenizer.bos_token before wrapping the model")
+        self.start_id: int = start
+        self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
+
+    def log_prob(self, items) -> torch.Tensor:
+        """Total log p of each item [n] (float64, CPU), first token included."""
+        per_token = self.token_log_probs(items)
+        return torch.stack([lp.sum() for lp in per_token]) if per_token else torch.zeros(0, dtype=torch.float64)
+
+    def token_log_probs(self, items) -> list[torch.Tensor]:
+        """log p(x_t | start, x_<t) for every token of every item (float64, CPU)."""
+        token_lp, _ = self._score(self._token_ids(items))
+        return token_lp
+
+    def next_token_logits(self, prefixes) -> torch.Tensor:
+        """log p(· | start, prefix) for each prefix [n, V] (float32); a prefix may be empty."""
+        _, last = self._score(self._token_ids(prefixes))
+        return last
+
+    @torch.inference_mode()
+    def _score(self, sequences: list[list[int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Per-token log-probs of each sequence and the next-token log-softmax after it."""
+        rows = [[self.start_id] + seq for seq in sequences]
+        token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
+        last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
+        for chunk in chunks_by_budget([len(r) for r in rows], self.token_budget):
+            chunk_lp, chunk_last = self._forward([rows[i] for i in chunk])
+            last[chunk] = chunk_last
+            for i, lp in zip(chunk, chunk_lp):
+                token_lp[i] = lp
+        return token_lp, last
+
+    def _forward(self, rows: list[list[int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """One padded forward: log p of each row's tokens after the first, and the last-position log-softmax."""
+        ids, mask = pad(rows, self.pad_id, self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                            use_cache=False).logits.float()
+        log_norm = logits.logsumexp(-1)                                            # [n, L]
+        target_lp = logits[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - log_norm[:, :-1]
+        lengths = mask.sum(-1)
+        rows_idx = torch.arange(len(rows), device=self.device)
+        last = logits[rows_idx, lengths - 1] - log_norm[rows_idx, lengths - 1, None]
+        target_lp = target_lp.double().cpu()
+        return [target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last.cpu()

