@@ -1,4 +1,13 @@
 """Energy terms: lower is better; compose with + and scalar *."""
 from .base import Batch, FromFunction, Objective, Scaled, Sum
+from .fluency import Fluency
+from .keywords import Keywords
+from .length import LengthPrior
+from .mlm_energy import MLMEnergy
+from .repetition import RepetitionPenalty
+from .similarity import SentenceEncoder, Similarity, load_sentence_encoder
+from .text import tokens_for
 
-__all__ = ["Batch", "FromFunction", "Objective", "Scaled", "Sum"]
+__all__ = ["Batch", "FromFunction", "Objective", "Scaled", "Sum",
+           "Fluency", "Keywords", "LengthPrior", "MLMEnergy", "RepetitionPenalty",
+           "SentenceEncoder", "Similarity", "load_sentence_encoder", "tokens_for"]
