@@ -53,11 +53,29 @@ class Conditional:
 
     `exact` conditionals (of the target itself) are accepted by the MH rule with
     probability one; approximate ones (an MLM's) set `Move.always_accept`, or are
-    corrected by MH when the sampler asks for it.
+    corrected by MH when the sampler asks for it. A conditional is also a proposal:
+    `propose` resamples one uniformly chosen editable position per chain (random scan).
     """
 
     tokenizer = None
 
-    def propose_at(self, states: list[State], positions: list[int], energies: torch.Tensor,
+    def propose_at(self, states: list[State], positions: list[int | None], energies: torch.Tensor,
                    target: Target) -> Move:
+        """Redraw position `positions[c]` of chain c; None (nothing editable) proposes the state itself."""
         raise NotImplementedError
+
+    def propose(self, states: list[State], energies: torch.Tensor, target: Target) -> Move:
+        return self.propose_at(states, random_editable(states, target.generator), energies, target)
+
+    def initial(self, chains: int, generator: torch.Generator) -> list[State] | None:
+        return None
+
+
+def random_editable(states: list[State], generator: torch.Generator) -> list[int | None]:
+    """A uniformly chosen editable position of each state (None where every token is locked)."""
+    uniforms = torch.rand(len(states), generator=generator, dtype=torch.float64).tolist()
+    positions = []
+    for state, u in zip(states, uniforms):
+        editable = state.editable
+        positions.append(editable[min(int(u * len(editable)), len(editable) - 1)] if editable else None)
+    return positions

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -40,9 +40,15 @@ class Result:
     swap_rate: float | None = None            # parallel tempering
     evaluations: int = 0                      # sequences scored
     seconds: float = 0.0
+    kept_chains: list[int] | None = None      # chains whose states are samples (tempering: T=1); None = all
+    log_weights: torch.Tensor | None = None   # importance sampling: normalised log-weights of the samples
+    log_normalizer: float | None = None       # estimate of log Z (rejection, importance)
 
     def ess(self, values: torch.Tensor | None = None) -> float:
-        """Effective sample size of a scalar [steps, chains] (energy after burn-in by default)."""
+        """Effective sample size: of a scalar [steps, chains] (energy after burn-in by default);
+        for weighted samples, Kish's 1 / Σ w²."""
+        if values is None and self.log_weights is not None:
+            return float(1.0 / torch.exp(2 * self.log_weights).sum())
         from ..diagnostics import effective_sample_size
         return effective_sample_size(self._kept_trace() if values is None else values)
 
@@ -51,9 +57,31 @@ class Result:
         from ..diagnostics import split_rhat
         return split_rhat(self._kept_trace() if values is None else values)
 
+    def weights(self) -> torch.Tensor:
+        """Normalised weight of every sample [n] (uniform for unweighted samplers)."""
+        if self.log_weights is not None:
+            return torch.exp(self.log_weights)
+        return torch.full((len(self.samples),), 1.0 / max(len(self.samples), 1), dtype=torch.float64)
+
+    def expectation(self, fn: Callable[[list[int]], float]) -> float:
+        """Estimate of E_p[fn(tokens)] from the (weighted) samples."""
+        if not self.samples:
+            raise ValueError("the result has no samples to average over")
+        pairs = [(w, s) for w, s in zip(self.weights().tolist(), self.samples) if w > 0]
+        return sum(w * float(fn(s.tokens)) for w, s in pairs) / sum(w for w, _ in pairs)
+
+    def resample(self, n: int, seed: int = 0) -> list[Sample]:
+        """n samples drawn with replacement in proportion to their weights (unweighted copies)."""
+        if n < 1 or not self.samples:
+            raise ValueError(f"resample needs n >= 1 and a result with samples (n={n}, {len(self.samples)} samples)")
+        generator = torch.Generator().manual_seed(seed)
+        picks = torch.multinomial(self.weights(), n, replacement=True, generator=generator).tolist()
+        return [replace(self.samples[i], weight=None) for i in picks]
+
     def _kept_trace(self) -> torch.Tensor:
         burn = self.info[0].get("burn_in", 0) if self.info else 0
-        return self.trace[burn:]
+        trace = self.trace[burn:]
+        return trace if self.kept_chains is None else trace[:, self.kept_chains]
 
 
 def make_text(tokenizer, tokens) -> str | None:
@@ -85,6 +113,16 @@ def show_progress(progress: bool) -> bool:
     return progress and sys.stderr.isatty()
 
 
+def attach_texts(samples: list[Sample], tokenizer) -> None:
+    """Decode each distinct token sequence once and give every sample its text."""
+    texts = {}
+    for sample in samples:
+        key = tuple(sample.tokens)
+        if key not in texts:
+            texts[key] = make_text(tokenizer, key)
+        sample.text = texts[key]
+
+
 class MarkovSampler:
     """Base of MH, Gibbs, annealing and tempering: subclasses define `temperatures` and `step`."""
 
@@ -108,13 +146,17 @@ class MarkovSampler:
         """Whether this chain's states are samples of the target (tempering keeps T=1 only)."""
         return True
 
+    def initial_states(self, init, tokenizer, generator: torch.Generator) -> list[State]:
+        """Starting state of every chain (tempering repeats the user's chains at each temperature)."""
+        return resolve_init(init, self.chains, tokenizer, self.proposal, generator)
+
     def run(self, objective: Objective, init=None, callback: Callable | None = None, progress: bool = True) -> Result:
         import time
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(self.seed)
         tokenizer = self.proposal.tokenizer or objective.tokenizer
         target = Target(objective, self.temperatures(0), tokenizer, generator)
-        states = resolve_init(init, self.chains, tokenizer, self.proposal, generator)
+        states = self.initial_states(init, tokenizer, generator)
         energies = target.energy(states)
         best_energy, best = math.inf, (states[0], energies[0].item(), 0, 0)
         samples, trace, infos = [], [], []
@@ -132,13 +174,9 @@ class MarkovSampler:
                                for c, (s, e) in enumerate(zip(states, energies.tolist())) if self.keeps(c))
             if callback is not None:
                 callback(step, states, energies, info)
-        texts = {}
-        for sample in samples:
-            key = tuple(sample.tokens)
-            if key not in texts:
-                texts[key] = make_text(tokenizer, key)
-            sample.text = texts[key]
+        attach_texts(samples, tokenizer)
         state, energy, chain, step = best
+        kept = [c for c in range(self.chains) if self.keeps(c)]
         return Result(
             samples=samples,
             best=Sample(list(state.tokens), make_text(tokenizer, state.tokens), energy, chain=chain, step=step),
@@ -149,6 +187,7 @@ class MarkovSampler:
             swap_rate=_swap_rate(infos),
             evaluations=target.evaluations,
             seconds=time.perf_counter() - start,
+            kept_chains=None if len(kept) == self.chains else kept,
         )
 
 
