@@ -20,8 +20,9 @@ class Fluency(Objective):
     model would continue ("The cat sat on the") then costs more than one it would
     close, so truncated drafts stop looking cheap. With the built-in LM and γ=0.8,
     Fluency prefers 20 complete sentences to their truncations (last one or two words
-    dropped) in 39 of 40 pairs with the end scored, in 0 of 40 without
-    (scripts/fluency_end.py); hence the default. The EOS counts as one more token for
+    dropped) in 39 of 40 pairs with the end scored (mean energy gap +10.9), in 0 of
+    40 without (gap −3.5: the shorter draft wins); scripts/fluency_end.py. Hence the
+    default. The EOS counts as one more token for
     `length_norm`. A model whose tokenizer has no EOS needs `end=False`.
 
     An empty sequence gets `inf`: it is no sentence, and with nothing to score it
