@@ -11,7 +11,8 @@ import unicodedata
 from .base import Batch
 
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
-"""Kana, CJK ideographs and Hangul: scripts written without spaces between words."""
+"""Kana, CJK ideographs and Hangul, read character by character: Chinese and Japanese put
+no spaces between words, Korean attaches particles to them."""
 
 _WORD = re.compile(rf"[{CJK}]|(?:(?![{CJK}])[^\W_])+")
 _HAS_CJK = re.compile(rf"[{CJK}]")
