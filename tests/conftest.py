@@ -38,7 +38,7 @@ def _seeded(seed: int, build):
         return build().eval()
 
 
-def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int = 2048) -> ts.models.CausalLM:
+def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None) -> ts.models.CausalLM:
     """A CausalLM over a 2-layer Llama with hidden size 16, deterministic from `seed`."""
     tokenizer = make_tiny_tokenizer(vocab_size)
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
@@ -49,7 +49,7 @@ def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int = 2048) 
                               device="cpu", token_budget=token_budget)
 
 
-def make_tiny_mlm(vocab_size: int = 32, seed: int = 0, token_budget: int = 2048) -> ts.models.MaskedLM:
+def make_tiny_mlm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None) -> ts.models.MaskedLM:
     """A MaskedLM over a 2-layer BERT with hidden size 16, deterministic from `seed`."""
     tokenizer = make_tiny_tokenizer(vocab_size)
     config = BertConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=2,

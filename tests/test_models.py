@@ -137,3 +137,10 @@ def test_scores_are_finite_log_probabilities(tiny_lm):
     scores = tiny_lm.log_prob(ITEMS)
     assert all(math.isfinite(s) for s in scores.tolist())
     assert (scores[[0, 1, 3, 4]] < 0).all() and scores[2] == 0.0
+
+
+def test_default_budget_bounds_the_logits_of_a_forward():
+    from textsearch.token_model import LOGITS_BUDGET, default_token_budget
+    assert default_token_budget(262_144) * 262_144 <= LOGITS_BUDGET          # a Gemma-sized vocabulary
+    assert default_token_budget(49_152) * 49_152 <= LOGITS_BUDGET
+    assert default_token_budget(32) == make_tiny_lm().token_budget >= 64

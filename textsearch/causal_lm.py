@@ -11,13 +11,13 @@ from __future__ import annotations
 import torch
 
 from .sequences import pad
-from .token_model import DEFAULT_TOKEN_BUDGET, TokenModel, chunks_by_budget
+from .token_model import TokenModel, chunks_by_budget
 
 
 class CausalLM(TokenModel):
     """A Hugging Face causal LM that scores many token sequences at once."""
 
-    def __init__(self, model, tokenizer, device=None, token_budget: int = DEFAULT_TOKEN_BUDGET):
+    def __init__(self, model, tokenizer, device=None, token_budget: int | None = None):
         super().__init__(model, tokenizer, device, token_budget)
         self.bos_id: int | None = tokenizer.bos_token_id
         self.eos_id: int | None = tokenizer.eos_token_id

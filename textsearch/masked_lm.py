@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 
 from .sequences import pad
-from .token_model import DEFAULT_TOKEN_BUDGET, TokenModel, chunks_by_budget
+from .token_model import TokenModel, chunks_by_budget
 
 
 def _first_id(tokenizer, *names: str) -> int | None:
@@ -24,7 +24,7 @@ def _first_id(tokenizer, *names: str) -> int | None:
 class MaskedLM(TokenModel):
     """A Hugging Face masked LM that reads the logits at one masked position per item."""
 
-    def __init__(self, model, tokenizer, device=None, token_budget: int = DEFAULT_TOKEN_BUDGET):
+    def __init__(self, model, tokenizer, device=None, token_budget: int | None = None):
         super().__init__(model, tokenizer, device, token_budget)
         if tokenizer.mask_token_id is None:
             raise ValueError("the tokenizer has no mask token; a masked LM needs one")

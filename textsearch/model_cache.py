@@ -32,6 +32,7 @@ def cached_dir(key: str, build: Callable[[Path], None]) -> Path:
     partial = Path(tempfile.mkdtemp(prefix=f".{key}.partial-", dir=root))
     try:
         build(partial)
+        partial.chmod(0o755)            # mkdtemp makes it private; the entry is an ordinary directory
         os.replace(partial, final)
     except OSError:
         if not final.is_dir():          # a concurrent build that won the rename is fine

@@ -18,7 +18,7 @@ import torch
 from .causal_lm import CausalLM
 from .masked_lm import MaskedLM
 from .model_cache import cached_dir
-from .token_model import DEFAULT_TOKEN_BUDGET, pick_device
+from .token_model import pick_device
 
 __all__ = ["CausalLM", "MaskedLM", "load_lm", "load_mlm", "BUILTIN_MODELS"]
 
@@ -153,14 +153,14 @@ def _load(auto_class_name: str, name_or_path, device, dtype):
 
 
 def load_lm(name_or_path: str | Path | None = None, device: str | torch.device = "auto",
-            dtype: torch.dtype | str | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET) -> CausalLM:
+            dtype: torch.dtype | str | None = None, token_budget: int | None = None) -> CausalLM:
     """A causal LM: the built-in SmolLM2-135M by default, or a built-in name, HF id, directory or .gguf file."""
     model, tokenizer = _load("AutoModelForCausalLM", name_or_path or DEFAULT_LM, device, dtype)
     return CausalLM(model, tokenizer, token_budget=token_budget)
 
 
 def load_mlm(name_or_path: str | Path, device: str | torch.device = "auto",
-             dtype: torch.dtype | str | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET) -> MaskedLM:
+             dtype: torch.dtype | str | None = None, token_budget: int | None = None) -> MaskedLM:
     """A masked LM from a HF id or a local directory (no masked LM is built in)."""
     if str(name_or_path) in BUILTIN_MODELS:
         raise ValueError(f"{name_or_path!r} is a causal LM and no masked LM is built in; "

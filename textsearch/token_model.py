@@ -10,7 +10,13 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-DEFAULT_TOKEN_BUDGET = 2048
+DEFAULT_TOKEN_BUDGET = 2048   # tokens per forward for encoders whose output is not vocabulary-sized
+LOGITS_BUDGET = 2 ** 26    # float32 logits held at once (256 MB): the largest tensor of a forward
+
+
+def default_token_budget(vocab_size: int) -> int:
+    """Tokens per forward such that their [tokens, vocab] logits stay near LOGITS_BUDGET."""
+    return max(64, min(8192, LOGITS_BUDGET // vocab_size))
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
@@ -41,14 +47,14 @@ class TokenModel:
     """A Hugging Face model with its tokenizer on one device, scored in budgeted chunks."""
 
     def __init__(self, model, tokenizer, device: str | torch.device | None = None,
-                 token_budget: int = DEFAULT_TOKEN_BUDGET):
-        if token_budget < 1:
+                 token_budget: int | None = None):
+        if token_budget is not None and token_budget < 1:
             raise ValueError(f"token_budget must be a positive number of tokens, got {token_budget}")
         self.device = next(model.parameters()).device if device is None else pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
-        self.token_budget = int(token_budget)
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        self.token_budget = int(token_budget or default_token_budget(self.vocab_size))
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, no special tokens."""
