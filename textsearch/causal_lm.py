@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .prefix_cache import chunks_with_prefixes, forward_with_prefixes, plan_reuse
 from .sequences import pad
 from .token_model import TokenModel, chunks_by_budget
 
@@ -27,6 +28,7 @@ class CausalLM(TokenModel):
                              "token after; set tokenizer.bos_token before wrapping the model")
         self.start_id: int = start
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
+        self.prefix_reuse = True        # run prefixes that rows share once (prefix_cache); False: plain forwards
 
     def log_prob(self, items) -> torch.Tensor:
         """Total log p of each item [n] (float64, CPU), first token included."""
@@ -49,8 +51,13 @@ class CausalLM(TokenModel):
         rows = [[self.start_id] + seq for seq in sequences]
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
-        for chunk in chunks_by_budget([len(r) for r in rows], self.token_budget):
-            chunk_lp, chunk_last = self._forward([rows[i] for i in chunk])
+        prefix = plan_reuse(rows) if self.prefix_reuse else None
+        chunks = chunks_by_budget([len(r) for r in rows], self.token_budget) if prefix is None \
+            else chunks_with_prefixes(rows, prefix, self.token_budget)
+        for chunk in chunks:
+            chunk_rows = [rows[i] for i in chunk]
+            chunk_lp, chunk_last = self._forward(chunk_rows) if prefix is None else \
+                forward_with_prefixes(self.model, chunk_rows, [prefix[i] for i in chunk], self.pad_id, self.device)
             last[chunk] = chunk_last
             for i, lp in zip(chunk, chunk_lp):
                 token_lp[i] = lp
