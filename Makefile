@@ -16,7 +16,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/textsearch keywords dog frisbee catch
+	$(PY) scripts/demo_scoring.py
 
 test: install
 	$(PY) -m pytest -q
