@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 import textsearch as ts
 from exact_targets import single_thread  # noqa: F401

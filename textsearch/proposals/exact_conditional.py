@@ -14,7 +14,7 @@ import torch
 from ..sequences import State
 from ..target import Target
 from .base import Conditional, Move
-from .uniform_replace import check_vocab_size
+from .uniform_replace import check_token, check_vocab_size
 
 
 def conditional_log_probs(energies: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
@@ -48,10 +48,7 @@ class ExactConditional(Conditional):
         reverse = torch.zeros(len(states), dtype=torch.float64)
         proposed_energies = energies.clone().to(torch.float64)
         for row, (c, v) in enumerate(zip(rows, drawn)):
-            current = states[c].tokens[positions[c]]
-            if not 0 <= current < V:
-                raise ValueError(f"token id {current} is outside the vocabulary of {V} tokens: "
-                                 "pass the vocab_size of the tokenizer that made the sequences")
+            current = check_token(states[c].tokens[positions[c]], V)
             proposed[c], kinds[c] = candidates[row * V + v], "gibbs"
             forward[c], reverse[c] = log_probs[row, v], log_probs[row, current]
             proposed_energies[c] = candidate_energies[row, v]

@@ -23,7 +23,7 @@ import torch
 from ..sequences import State
 from ..target import Target
 from .base import Move, Proposal
-from .uniform_replace import check_vocab_size, other_token
+from .uniform_replace import check_token, check_vocab_size, other_token
 from .uniform_sequences import UniformSequences, check_lengths
 
 OPS = ("replace", "insert", "delete")
@@ -95,6 +95,7 @@ class UniformEdit(Proposal):
             reverse = self.op_log_probs(y).get("delete", -math.inf) + math.log(run / len(y.editable))
             return y, forward, reverse, op
         i = editable[min(int(u_place * len(editable)), len(editable) - 1)]
+        check_token(x.tokens[i], V)
         run = equal_run(x, i)
         y = x.delete(i)
         forward = ops["delete"] + math.log(run / len(editable))

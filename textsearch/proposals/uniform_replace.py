@@ -22,11 +22,17 @@ def check_vocab_size(vocab_size: int, least: int = 2) -> int:
     return vocab_size
 
 
+def check_token(token: int, vocab_size: int) -> int:
+    """A token a uniform move may remove must be one it could put back."""
+    if not 0 <= token < vocab_size:
+        raise ValueError(f"token id {token} is outside the vocabulary of {vocab_size} tokens: "
+                         "pass the vocab_size of the tokenizer that made the sequences")
+    return token
+
+
 def other_token(current: int, u: float, vocab_size: int) -> int:
     """The token that the uniform u in [0, 1) picks among the vocab_size − 1 tokens other than `current`."""
-    if not 0 <= current < vocab_size:
-        raise ValueError(f"token id {current} is outside the vocabulary of {vocab_size} tokens: "
-                         "pass the vocab_size of the tokenizer that made the sequences")
+    check_token(current, vocab_size)
     token = min(int(u * (vocab_size - 1)), vocab_size - 2)
     return token + (token >= current)
 
