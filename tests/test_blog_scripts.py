@@ -84,3 +84,43 @@ def test_part2_annealing_restores_the_shuffled_sentence(part2):
 def test_part2_writes_the_plot(part2):
     _, png = part2
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def sample_lines(out: str) -> list[tuple[int, str]]:
+    return [(int(step), text) for step, text in rows(r"^  step\s+(\d+): (.*)$", out)]
+
+
+def test_part3_offline_runs_gibbs_with_the_lm_and_says_so():
+    out = run_script("blog_part3_gibbs_mlm.py")
+    assert re.match(r"Reproduces 【搜出来的文本】⋅\(三\) offline \(no --mlm given\)", out)
+    burn_in = int(re.search(r"burn-in (\d+)", out).group(1))
+    samples = sample_lines(out)
+    assert len(samples) == 10 and all(step >= burn_in for step, _ in samples)
+    rate = float(re.search(r"acceptance rate ([\d.]+)", out).group(1))
+    assert 0 < rate <= 1
+
+
+@pytest.fixture(scope="module")
+def tiny_mlm_dir(tmp_path_factory) -> Path:
+    from conftest import make_tiny_mlm
+    mlm, path = make_tiny_mlm(), tmp_path_factory.mktemp("tiny-mlm")
+    mlm.model.save_pretrained(path)
+    mlm.tokenizer.save_pretrained(path)
+    return path
+
+
+def test_part3_with_an_mlm_follows_the_post_procedure(tiny_mlm_dir):
+    out = run_script("blog_part3_gibbs_mlm.py", "--mlm", str(tiny_mlm_dir), "--init", "the cat sat on the mat .")
+    assert re.match(r"Reproduces 【搜出来的文本】⋅\(三\) Gibbs sampling with the masked LM", out)
+    assert "acceptance rate 1.000" in out                      # the MLM's draws are taken as they come
+    samples = sample_lines(out)
+    assert len(samples) == 10
+    assert all(len(text.split()) == 7 for _, text in samples)   # Gibbs redraws tokens, never the length
+
+
+def test_part3_with_an_mlm_starts_from_masks_of_length_8_to_32(tiny_mlm_dir):
+    out = run_script("blog_part3_gibbs_mlm.py", "--mlm", str(tiny_mlm_dir), "--from-masks")
+    length = int(re.search(r"start \((\d+) tokens\): \[MASK\] × \1", out).group(1))
+    assert 8 <= length <= 32
+    samples = sample_lines(out)
+    assert len(samples) == 10 and all(len(text.split()) <= length for _, text in samples)
