@@ -38,9 +38,13 @@ def _seeded(seed: int, build):
         return build().eval()
 
 
-def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None) -> ts.models.CausalLM:
-    """A CausalLM over a 2-layer Llama with hidden size 16, deterministic from `seed`."""
-    tokenizer = make_tiny_tokenizer(vocab_size)
+def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None,
+                 tokenizer: PreTrainedTokenizerFast | None = None) -> ts.models.CausalLM:
+    """A CausalLM over a 2-layer Llama with hidden size 16, deterministic from `seed`
+    (over `tokenizer`'s vocabulary when one is given)."""
+    if tokenizer is None:
+        tokenizer = make_tiny_tokenizer(vocab_size)
+    vocab_size = len(tokenizer)
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
                          initializer_range=0.5, bos_token_id=tokenizer.bos_token_id,
