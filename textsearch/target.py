@@ -22,12 +22,14 @@ class Target:
     step: int = 0
     evaluations: int = 0                    # sequences scored so far
     calls: int = 0                          # objective calls so far
+    requested: int = 0                      # states asked for; requested − evaluations came from the cache
     cache: dict = field(default_factory=dict)
     cache_size: int = 100_000
 
     def energy(self, states: list[State]) -> torch.Tensor:
         """Energies of states [n] (float64, CPU), one objective call for the unseen ones."""
         keys = [s.tokens for s in states]
+        self.requested += len(keys)
         todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
         if todo:
             values = self.objective(Batch(todo, self.tokenizer))

@@ -39,6 +39,7 @@ class Result:
     acceptance_by_move: dict[str, float] = field(default_factory=dict)
     swap_rate: float | None = None            # parallel tempering
     evaluations: int = 0                      # sequences scored
+    requested: int = 0                        # energies asked for; the rest of them came from the cache
     seconds: float = 0.0
     kept_chains: list[int] | None = None      # chains whose states are samples (tempering: T=1); None = all
     log_weights: torch.Tensor | None = None   # importance sampling: normalised log-weights of the samples
@@ -186,6 +187,7 @@ class MarkovSampler:
             acceptance_by_move=_by_move(infos),
             swap_rate=_swap_rate(infos),
             evaluations=target.evaluations,
+            requested=target.requested,
             seconds=time.perf_counter() - start,
             kept_chains=None if len(kept) == self.chains else kept,
         )
