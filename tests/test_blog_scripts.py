@@ -124,3 +124,21 @@ def test_part3_with_an_mlm_starts_from_masks_of_length_8_to_32(tiny_mlm_dir):
     assert 8 <= length <= 32
     samples = sample_lines(out)
     assert len(samples) == 10 and all(len(text.split()) <= length for _, text in samples)
+
+
+def test_part4_every_final_sentence_has_every_keyword():
+    import textsearch as ts
+
+    out = run_script("blog_part4_keywords.py")
+    assert out.splitlines()[0].startswith("Reproduces 【搜出来的文本】⋅(四)")
+    sets = [words.split(", ") for words in rows(r"^keywords: (.*)$", out)]
+    finals = rows(r"^final: '(.*)'  energy ([\d.]+)  every keyword: (\w+)", out)
+    assert len(sets) == len(finals) >= 1 and sets[0] == ["dog", "frisbee", "catch"]
+    for words, (text, energy, verdict) in zip(sets, finals):
+        assert verdict == "yes" and ts.objectives.Keywords(words).missing(text) == []
+    traces = rows(r"^\s+(\d+)  (init|insert|delete|replace)\s+([\d.]+)  (.*)$", out)
+    assert traces[0][1] == "init" and traces[0][3] == "dog frisbee catch"      # the post's start: the keywords
+    if "Gemma-3-270M is not installed" in out:
+        assert len(sets) == 1
+    else:
+        assert ["广州", "美食", "开幕"] in sets
