@@ -37,7 +37,7 @@ class CausalLM(TokenModel):
 
     def token_log_probs(self, items) -> list[torch.Tensor]:
         """log p(x_t | start, x_<t) for every token of every item (float64, CPU)."""
-        token_lp, _ = self._score(self._token_ids(items))
+        token_lp, _ = self._score(self._token_ids(items), with_last=False)
         return token_lp
 
     def next_token_logits(self, prefixes) -> torch.Tensor:
@@ -46,24 +46,28 @@ class CausalLM(TokenModel):
         return last
 
     @torch.inference_mode()
-    def _score(self, sequences: list[list[int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Per-token log-probs of each sequence and the next-token log-softmax after it."""
+    def _score(self, sequences: list[list[int]], with_last: bool = True
+               ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Per-token log-probs of each sequence and (if asked: [n, V] leaves the device) the next-token
+        log-softmax after it."""
         rows = [[self.start_id] + seq for seq in sequences]
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
-        last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
+        last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
         prefix = plan_reuse(rows) if self.prefix_reuse else None
         chunks = chunks_by_budget([len(r) for r in rows], self.token_budget) if prefix is None \
             else chunks_with_prefixes(rows, prefix, self.token_budget)
         for chunk in chunks:
             chunk_rows = [rows[i] for i in chunk]
-            chunk_lp, chunk_last = self._forward(chunk_rows) if prefix is None else \
-                forward_with_prefixes(self.model, chunk_rows, [prefix[i] for i in chunk], self.pad_id, self.device)
-            last[chunk] = chunk_last
+            chunk_lp, chunk_last = self._forward(chunk_rows, with_last) if prefix is None else \
+                forward_with_prefixes(self.model, chunk_rows, [prefix[i] for i in chunk], self.pad_id, self.device,
+                                      with_last)
+            if with_last:
+                last[chunk] = chunk_last
             for i, lp in zip(chunk, chunk_lp):
                 token_lp[i] = lp
         return token_lp, last
 
-    def _forward(self, rows: list[list[int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _forward(self, rows: list[list[int]], with_last: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """One padded forward: log p of each row's tokens after the first, and the last-position log-softmax."""
         ids, mask = pad(rows, self.pad_id, self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -72,7 +76,7 @@ class CausalLM(TokenModel):
         log_norm = logits.logsumexp(-1)                                            # [n, L]
         target_lp = logits[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - log_norm[:, :-1]
         lengths = mask.sum(-1)
-        rows_idx = torch.arange(len(rows), device=self.device)
-        last = logits[rows_idx, lengths - 1] - log_norm[rows_idx, lengths - 1, None]
+        end = (torch.arange(len(rows), device=self.device), lengths - 1)
+        last = (logits[end] - log_norm[end][:, None]).cpu() if with_last else None
         target_lp = target_lp.double().cpu()
-        return [target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last.cpu()
+        return [target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last

@@ -77,10 +77,10 @@ def chunks_with_prefixes(rows: Sequence[Sequence[int]], lengths: Sequence[int], 
 
 
 def forward_with_prefixes(model, rows: Sequence[Sequence[int]], lengths: Sequence[int], pad_id: int,
-                          device: torch.device) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Per-token log p of each row's tokens after the first (float64, CPU) and the next-token
-    log-softmax after each row [n, V] (float32, CPU): the distinct prefixes in one forward, the
-    suffixes in one more. Row i's first `lengths[i]` tokens are its prefix."""
+                          device: torch.device, with_last: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """Per-token log p of each row's tokens after the first (float64, CPU) and, `with_last`, the
+    next-token log-softmax after each row [n, V] (float32, CPU): the distinct prefixes in one forward,
+    the suffixes in one more. Row i's first `lengths[i]` tokens are its prefix."""
     prefixes: dict[tuple[int, ...], int] = {}
     group = [prefixes.setdefault(tuple(r[:p]), len(prefixes)) for r, p in zip(rows, lengths)]
     row_group = torch.tensor(group, device=device)
@@ -108,9 +108,9 @@ def forward_with_prefixes(model, rows: Sequence[Sequence[int]], lengths: Sequenc
     suffix_lp = logits[:, :-1].gather(-1, suffix_ids[:, 1:, None])[..., 0] - log_norm[:, :-1]
     suffix_len = suffix_mask.sum(-1)
     end = (torch.arange(len(rows), device=device), suffix_len - 1)
-    last = logits[end] - log_norm[end][:, None]
+    last = (logits[end] - log_norm[end][:, None]).cpu() if with_last else None
 
     prefix_lp, first_lp, suffix_lp = prefix_lp.double().cpu(), first_lp.double().cpu(), suffix_lp.double().cpu()
     token_lp = [torch.cat([prefix_lp[g, : p - 1], first_lp[i: i + 1], suffix_lp[i, : s - 1]])
                 for i, (g, p, s) in enumerate(zip(group, lengths, suffix_len.tolist()))]
-    return token_lp, last.cpu()
+    return token_lp, last
