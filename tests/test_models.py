@@ -11,7 +11,9 @@ from textsearch.sequences import State
 ITEMS = ["the cat sat on the mat .", "dog", "", "a big red ball was under the green tree", [5, 6, 7, 8]]
 
 
-def test_batched_scores_equal_one_at_a_time(tiny_lm):
+@pytest.mark.parametrize("prefix_reuse", [True, False])
+def test_batched_scores_equal_one_at_a_time(tiny_lm, prefix_reuse):
+    tiny_lm.prefix_reuse = prefix_reuse
     batched = tiny_lm.log_prob(ITEMS)
     single = torch.cat([tiny_lm.log_prob([item]) for item in ITEMS])
     assert batched.dtype == torch.float64 and batched.shape == (len(ITEMS),)
@@ -56,8 +58,10 @@ def test_eos_is_the_start_token_when_there_is_no_bos():
     torch.testing.assert_close(wrapped.log_prob(ITEMS), reference.log_prob(ITEMS), rtol=0, atol=1e-6)
 
 
-def test_a_tiny_token_budget_gives_the_same_numbers(tiny_lm):
+@pytest.mark.parametrize("prefix_reuse", [True, False])
+def test_a_tiny_token_budget_gives_the_same_numbers(tiny_lm, prefix_reuse):
     small = make_tiny_lm(token_budget=3)        # fewer tokens than most rows: one row per forward
+    small.prefix_reuse = prefix_reuse
     torch.testing.assert_close(small.log_prob(ITEMS), tiny_lm.log_prob(ITEMS), rtol=0, atol=1e-5)
     torch.testing.assert_close(small.next_token_logits(ITEMS), tiny_lm.next_token_logits(ITEMS),
                                rtol=0, atol=1e-5)
