@@ -1,0 +1,158 @@
+"""Keyword-to-sentence: validation, seeding, keyword locking, both starts, the search result."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import make_tiny_lm
+
+import textsearch as ts
+from textsearch.keywords import (KeywordsToSentence, TraceStep, format_trace, locked_state, seed_for,
+                                 validate_keywords)
+from textsearch.objectives import Fluency, Keywords
+
+CHAT = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+
+
+@pytest.fixture
+def chat_lm():
+    """The tiny LM with a minimal chat template, so the prompted draft start can run."""
+    lm = make_tiny_lm()
+    lm.tokenizer.chat_template = CHAT
+    return lm
+
+
+def test_validate_keywords():
+    assert validate_keywords([" dog ", "ice cream"]) == ["dog", "ice cream"]
+    with pytest.raises(ValueError, match="no keywords"):
+        validate_keywords([])
+    with pytest.raises(ValueError, match="'123' has no letters"):
+        validate_keywords(["dog", "123"])
+    with pytest.raises(ValueError, match="has no letters"):
+        validate_keywords(["  "])
+    with pytest.raises(TypeError, match="list of strings"):
+        validate_keywords("dog")
+
+
+def test_seed_for_depends_on_seed_set_and_index_only():
+    base = seed_for(0, ["dog", "cat"])
+    assert base == seed_for(0, ["dog", "cat"], 0)
+    others = {seed_for(1, ["dog", "cat"]), seed_for(0, ["cat", "dog"]), seed_for(0, ["dog", "cat"], 1),
+              seed_for(0, ["dogcat"])}
+    assert base not in others and len(others) == 4
+    assert 0 <= base < 2**63
+
+
+def test_check_refuses_keywords_longer_than_the_length_limit(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, init="keywords", max_len=3)
+    assert generator.check(["dog", "cat", "ball"]) == ["dog", "cat", "ball"]
+    with pytest.raises(ValueError, match="take 4 tokens, more than the sentence length limit of 3"):
+        generator.check(["dog", "cat", "ball", "tree"])
+
+
+def test_locked_state_locks_the_tokens_each_keyword_rests_on(tiny_lm):
+    keywords = Keywords(["dog", "mat"])
+    tokens = tiny_lm.encode("the dog sat on the mat")
+    state = locked_state(tokens, keywords, tiny_lm.decode)
+    assert state.tokens == tuple(tokens)
+    assert state.locked == (False, True, False, False, False, True)
+    # a keyword written twice rests on neither copy alone: both stay editable
+    twice = locked_state(tiny_lm.encode("the dog saw the dog"), Keywords(["dog"]), tiny_lm.decode)
+    assert twice.locked == (False,) * 5
+
+
+def test_keyword_start_is_the_keywords_in_order_all_locked(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, init="keywords")
+    state = generator.keyword_start(["ball", "dog"], Keywords(["ball", "dog"]))
+    assert tiny_lm.decode(list(state.tokens)).split() == ["ball", "dog"]
+    assert all(state.locked)
+
+
+def test_best_insertion_takes_the_most_fluent_gap_then_form(chat_lm):
+    generator = KeywordsToSentence(chat_lm)
+    fluency = Fluency(chat_lm, gamma=0.8)
+    words = "the cat sat on the mat".split()
+    text = generator.best_insertion(" ".join(words), "dog")
+
+    def at(gap, form):
+        return " ".join(words[:gap] + [form.capitalize() if gap == 0 else form] + words[gap:])
+
+    gaps = [at(g, "dog") for g in range(len(words) + 1)]
+    gap = int(torch.argmin(fluency([chat_lm.encode(t) for t in gaps])))
+    forms = [at(gap, form) for form in ("dog", "dogs")]
+    assert text in forms
+    energies = fluency([chat_lm.encode(t) for t in forms])
+    assert fluency([chat_lm.encode(text)])[0].item() == pytest.approx(energies.min().item(), rel=1e-5)
+
+
+def test_draft_start_contains_every_keyword_locked(chat_lm):
+    generator = KeywordsToSentence(chat_lm, chains=3, draft_tokens=6)
+    keywords = Keywords(["dog", "ball", "park"])
+    starts = generator.drafts(["dog", "ball", "park"], keywords, torch.Generator().manual_seed(0))
+    assert len(starts) == 3
+    for state in starts:
+        text = chat_lm.decode(list(state.tokens))
+        assert keywords.missing(text) == []
+        assert state.locked == locked_state(state.tokens, keywords, chat_lm.decode).locked
+        assert any(state.locked)
+
+
+@pytest.mark.parametrize("init", ["keywords", "draft"])
+def test_search_returns_a_covering_sentence_with_its_energy(chat_lm, init):
+    generator = KeywordsToSentence(chat_lm, steps=6, chains=2, top_k=8, init=init, draft_tokens=6)
+    first, second = generator(["dog", "ball"], num=2, seed=3)
+    for result in (first, second):
+        assert result.covered and result.keywords == ["dog", "ball"] and result.steps == 6
+        assert Keywords(["dog", "ball"]).missing(result.text) == []
+        objective = Fluency(chat_lm, gamma=0.8) + Keywords(["dog", "ball"])
+        assert math.isfinite(result.energy)
+        assert result.energy == pytest.approx(objective([chat_lm.encode(result.text)])[0].item(), rel=1e-5)
+        assert result.seconds > 0
+        assert set(result.record()) == {"keywords", "text", "energy", "covered", "steps", "seconds"}
+    again = generator(["dog", "ball"], num=2, seed=3)
+    assert [r.text for r in again] == [first.text, second.text]
+    assert [r.energy for r in again] == [first.energy, second.energy]
+
+
+def test_search_is_no_worse_than_its_best_start(chat_lm):
+    generator = KeywordsToSentence(chat_lm, steps=3, chains=2, top_k=4, draft_tokens=6)
+    words = ["dog", "ball"]
+    keywords = Keywords(words)
+    starts = generator.drafts(words, keywords, torch.Generator().manual_seed(seed_for(5, words)))
+    start_energy = (generator.fluency + keywords)(starts).min().item()
+    assert generator(words, seed=5)[0].energy <= start_energy
+
+
+def test_trace_follows_accepted_edits_to_the_result(chat_lm):
+    generator = KeywordsToSentence(chat_lm, steps=12, chains=2, top_k=8, init="keywords")
+    result = generator(["dog", "ball"], seed=1, trace=True)[0]
+    trace = result.trace
+    assert trace[0].step == 0 and trace[0].operation == "init" and trace[0].text == "dog ball"
+    assert all(a.step < b.step for a, b in zip(trace, trace[1:]))
+    assert {s.operation for s in trace[1:]} <= {"insert", "delete", "replace"}
+    assert trace[-1].text == result.text and trace[-1].energy == pytest.approx(result.energy)
+    table = format_trace(trace).splitlines()
+    assert table[0].split() == ["step", "operation", "energy", "sentence"]
+    assert table[1].split()[:2] == ["0", "init"] and table[-1].endswith(result.text)
+
+
+def test_format_trace_columns():
+    lines = format_trace([TraceStep(0, "init", 12.5, "dog ball"), TraceStep(3, "insert", 9.25, "the dog ball")])
+    assert lines.splitlines()[2] == "    3  insert        9.25  the dog ball"
+
+
+def test_constructor_rejects_bad_settings(tiny_lm):
+    with pytest.raises(ValueError, match="init must be one of"):
+        KeywordsToSentence(tiny_lm, init="middle")
+    with pytest.raises(ValueError, match="must be >= 1"):
+        KeywordsToSentence(tiny_lm, steps=0)
+
+
+@pytest.mark.slow
+def test_default_model_writes_a_sentence_with_every_keyword(default_lm):
+    words = ["dog", "frisbee", "catch"]
+    result = KeywordsToSentence(default_lm)(words, seed=0)[0]
+    assert result.covered, result.text
+    assert Keywords(words).missing(result.text) == []
+    assert len(result.text.split()) >= len(words) + 2       # a sentence, not the bare keywords

@@ -1,0 +1,169 @@
+"""The `textsearch` command.
+
+    textsearch keywords dog frisbee catch            # a sentence that uses every keyword
+    textsearch keywords --input sets.txt --output out.jsonl   # many sets, resumable
+    torchrun --nproc_per_node 4 -m textsearch.cli -- keywords --input sets.txt --output out.jsonl
+
+Bad input ends in one line on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, Sequence
+
+from . import batch
+from . import keywords as task
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="textsearch", description="Generate text by searching for it.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    k = commands.add_parser("keywords", help="a fluent sentence that uses every keyword",
+                            description="Search for a fluent sentence that uses every keyword "
+                                        "(inflections allowed): language-model fluency plus a hard keyword constraint.",
+                            epilog="Many processes: torchrun --nproc_per_node N -m textsearch.cli -- keywords "
+                                   "--input FILE --output OUT.jsonl (the -- keeps torchrun off these options).")
+    k.add_argument("words", nargs="*", metavar="WORD", help="keywords, in the order you would like them")
+    k.add_argument("--num", type=positive, default=1, help="sentences per keyword set (default 1)")
+    k.add_argument("--steps", type=positive, default=task.STEPS, help=f"MCMC steps per sentence (default {task.STEPS})")
+    k.add_argument("--chains", type=positive, default=task.CHAINS,
+                   help=f"parallel chains per sentence; the best is kept (default {task.CHAINS})")
+    k.add_argument("--top-k", type=positive, default=task.TOP_K,
+                   help=f"candidate tokens per insert/replace (default {task.TOP_K})")
+    k.add_argument("--init", choices=task.INITS, default=task.INIT,
+                   help=f"start from the keywords alone or from a prompted draft (default {task.INIT})")
+    k.add_argument("--seed", type=int, default=0, help="same seed, same sentences (default 0)")
+    k.add_argument("--model", default=None, help="HF id, local directory or .gguf (default: the embedded SmolLM2-135M)")
+    k.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    k.add_argument("--json", action="store_true", help="one JSON object per result")
+    k.add_argument("--trace", action="store_true", help="show the search: step, operation, sentence")
+    k.add_argument("--input", metavar="FILE", help="concept sets, one per line (words, or CommonGen jsonl)")
+    k.add_argument("--output", metavar="OUT.jsonl", help="results of --input, appended; a restart resumes")
+    return parser
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def load_generator(args: argparse.Namespace, device: str) -> task.KeywordsToSentence:
+    """The real generator: the chosen LM behind the keyword task with the command's settings."""
+    from .models import load_lm
+    lm = load_lm(args.model, device=device)
+    return task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init)
+
+
+def main(argv: Sequence[str] | None = None,
+         make_generator: Callable[[argparse.Namespace, str], object] = load_generator) -> int:
+    """Entry point; `make_generator(args, device)` gives an object with `check(words)` and
+    `__call__(words, num=, seed=, trace=)` returning results with `.record()` and `.trace`."""
+    try:
+        args = build_parser().parse_args(argv)
+        return keywords_command(args, make_generator)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def keywords_command(args: argparse.Namespace, make_generator) -> int:
+    if args.input is None and args.output is not None:
+        raise UsageError("--output needs --input (give the concept sets to run)")
+    if args.input is not None:
+        if args.words:
+            raise UsageError("give keywords on the command line or --input FILE, not both")
+        if args.output is None:
+            raise UsageError("--input needs --output OUT.jsonl (results are appended there, so a restart resumes)")
+        if args.trace:
+            raise UsageError("--trace shows one search; it does not combine with --input")
+        return batch_command(args, make_generator)
+    try:
+        task.validate_keywords(args.words)              # before the model loads: bad input fails fast
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    generator = build(make_generator, args, resolve_device(args.device))
+    try:
+        results = generator(args.words, num=args.num, seed=args.seed, trace=args.trace)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    for result in results:
+        if args.json:
+            record = result.record()
+            if args.trace:
+                record["trace"] = [list(step) for step in result.trace]
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        if args.trace:
+            print(task.format_trace(result.trace))
+        print(result.text)
+    return 0
+
+
+def batch_command(args: argparse.Namespace, make_generator) -> int:
+    with batch.process_group() as (rank, world, barrier):
+        generator = build(make_generator, args, resolve_device(args.device, rank if world > 1 else None))
+        try:
+            sets, errors = batch.read_concept_sets(args.input, generator.check)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if rank == 0:
+            for message in errors:
+                print(f"error: {message}", file=sys.stderr)
+
+        def generate(words: list[str]) -> list[dict]:
+            return [r.record() for r in generator(words, num=args.num, seed=args.seed)]
+
+        try:
+            batch.run_batch(sets, args.output, generate, num=args.num, rank=rank, world=world,
+                            barrier=barrier, progress=sys.stderr.isatty())
+        except (ValueError, OSError) as error:
+            raise UsageError(str(error)) from None
+    return USAGE_ERROR if errors else 0
+
+
+def build(make_generator, args: argparse.Namespace, device: str):
+    try:
+        return make_generator(args, device)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"cannot load the model {args.model or '(embedded default)'}: {first_line(error)}") from None
+
+
+def resolve_device(choice: str, local_rank: int | None = None) -> str:
+    """auto → cuda when present; under torchrun each rank takes its own GPU."""
+    import torch
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda, but no CUDA device is visible: use --device auto or cpu")
+    if choice == "cpu" or not torch.cuda.is_available():
+        return "cpu"
+    return "cuda" if local_rank is None else f"cuda:{int(os.environ.get('LOCAL_RANK', local_rank))}"
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Keyword-to-sentence: a fluent sentence that uses every keyword, found by search.
+
+    E(x) = −γ · log p_LM(x)  +  ∞ · [x misses a keyword (any inflection counts)]
+
+The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
+keyword tokens locked) under simulated annealing and keeps the lowest-energy
+sentence. It starts either from the keywords alone, in the given order (CGMH), or
+from a draft: a sentence the LM writes when prompted with the keywords, with any
+keyword it left out inserted where the LM finds it most fluent, then repaired by the
+same search. The draft start is the default: it reaches fluent sentences in far
+fewer steps than growing one around bare keywords.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+import torch
+
+from .objectives import Fluency, Keywords
+from .objectives.keywords import word_forms
+from .proposals import EditProposal, LMSampler
+from .samplers import Sample, SimulatedAnnealing
+from .schedules import Exponential
+from .sequences import State
+
+STEPS = 20
+CHAINS = 2
+TOP_K = 16
+INITS = ("draft", "keywords")
+INIT = "draft"
+GAMMA = 0.8
+MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
+DRAFT_TOKENS = 32         # new tokens in a prompted draft
+DRAFT_TEMPERATURE = 0.7   # of the sampled drafts (the first draft is greedy)
+START_TEMPERATURE, END_TEMPERATURE = 0.3, 0.01     # annealing schedule of the repair search
+PROMPT = "Write one short sentence using: {keywords}."
+
+
+def validate_keywords(words: Sequence[str]) -> list[str]:
+    """The keywords, stripped; a ValueError that says what to fix for unusable input."""
+    if isinstance(words, str):
+        raise TypeError("pass the keywords as a list of strings, e.g. ['dog', 'frisbee']")
+    words = [w.strip() for w in words]
+    if not words:
+        raise ValueError("no keywords: give one or more, e.g. dog frisbee catch")
+    for word in words:
+        if not any(ch.isalpha() for ch in word):
+            raise ValueError(f"keyword {word!r} has no letters: remove it or give a word")
+    return words
+
+
+def seed_for(seed: int, keywords: Sequence[str], index: int = 0) -> int:
+    """A run's seed from the user's seed and the concept set itself, so a set's result
+    does not depend on where in a batch, or on which process, it ran."""
+    key = "\x1f".join([str(seed), str(index), *keywords]).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") & (2**63 - 1)
+
+
+class TraceStep(NamedTuple):
+    step: int               # 0 is the start
+    operation: str          # init, insert, delete, replace
+    energy: float
+    text: str
+
+
+@dataclass
+class KeywordResult:
+    keywords: list[str]
+    text: str
+    energy: float
+    covered: bool
+    steps: int
+    seconds: float
+    trace: list[TraceStep] = field(default_factory=list)
+
+    def record(self) -> dict:
+        """The JSON line of this result (energy null if no sentence met the constraint: JSON has no inf)."""
+        energy = self.energy if math.isfinite(self.energy) else None
+        return {"keywords": self.keywords, "text": self.text, "energy": energy, "covered": self.covered,
+                "steps": self.steps, "seconds": round(self.seconds, 3)}
+
+
+def format_trace(trace: Sequence[TraceStep]) -> str:
+    """The search as the blog prints it: one line per accepted edit."""
+    lines = [f"{'step':>5}  {'operation':<9} {'energy':>8}  sentence"]
+    lines += [f"{s.step:>5}  {s.operation:<9} {s.energy:>8.2f}  {s.text}" for s in trace]
+    return "\n".join(lines)
+
+
+class KeywordsToSentence:
+    """Keywords → sentences with `lm`: fluency + hard keyword constraint, edit moves, annealing."""
+
+    def __init__(self, lm, steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, init: str = INIT,
+                 gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
+                 draft_temperature: float = DRAFT_TEMPERATURE, start_temperature: float = START_TEMPERATURE,
+                 end_temperature: float = END_TEMPERATURE):
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        if min(steps, chains, top_k, draft_tokens) < 1:
+            raise ValueError(f"steps, chains, top_k and draft_tokens must be >= 1, got {steps}, {chains}, {top_k}, {draft_tokens}")
+        self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
+        self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
+        self.fluency = Fluency(lm, gamma=gamma)
+        self.proposal = EditProposal(lm, top_k=top_k, mode="exact", max_len=max_len)
+        self.schedule = Exponential(start_temperature, end_temperature)
+
+    def check(self, words: Sequence[str]) -> list[str]:
+        """The usable keywords, or a ValueError: none, one without letters, too long for max_len."""
+        words = validate_keywords(words)
+        width = len(self.lm.encode(" " + " ".join(words)))
+        if width > self.max_len:
+            raise ValueError(f"the keywords take {width} tokens, more than the sentence length limit of "
+                             f"{self.max_len}: give fewer keywords")
+        return words
+
+    def __call__(self, words: Sequence[str], num: int = 1, seed: int = 0, trace: bool = False) -> list[KeywordResult]:
+        """`num` sentences, each from its own search seeded by (seed, keywords, index)."""
+        words = self.check(words)
+        return [self.search(words, seed_for(seed, words, i), trace) for i in range(num)]
+
+    def search(self, words: list[str], seed: int, trace: bool = False) -> KeywordResult:
+        started = time.perf_counter()
+        keywords = Keywords(words)
+        objective = self.fluency + keywords
+        generator = torch.Generator().manual_seed(seed)
+        starts = self.drafts(words, keywords, generator) if self.init == "draft" else \
+            [self.keyword_start(words, keywords)] * self.chains
+        start_energies = objective(starts)
+        recorder = Recorder(self.lm, starts, start_energies) if trace else None
+        sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains, seed=seed)
+        best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
+        first = int(torch.argmin(start_energies))
+        if start_energies[first] <= best.energy:           # the search never beat its start
+            best = Sample(list(starts[first].tokens), self.lm.decode(list(starts[first].tokens)),
+                          float(start_energies[first]), chain=first, step=-1)
+        text = best.text.strip()
+        return KeywordResult(words, text, best.energy, keywords.covered([text])[0], self.steps,
+                             time.perf_counter() - started, recorder.path(best.chain, best.step) if trace else [])
+
+    def keyword_start(self, words: list[str], keywords: Keywords) -> State:
+        """CGMH's start: the keywords in order, every keyword token locked. The leading space
+        lets the search put words before the first keyword without gluing onto it."""
+        return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
+
+    def drafts(self, words: list[str], keywords: Keywords, generator: torch.Generator) -> list[State]:
+        """Prompted drafts, the first greedy, the others sampled; each completed with the keywords
+        it missed and its keyword tokens locked (the bare keywords if it cannot be)."""
+        prompt = PROMPT.format(keywords=", ".join(words))
+        greedy = LMSampler(self.lm, prompt=prompt, max_new_tokens=self.draft_tokens, chat=True, top_k=1)
+        tokens = greedy.sample(1, generator)[0]
+        if self.chains > 1:
+            sampled = LMSampler(self.lm, prompt=prompt, max_new_tokens=self.draft_tokens, chat=True,
+                                temperature=self.draft_temperature)
+            tokens += sampled.sample(self.chains - 1, generator)[0]
+        states = []
+        for draft in tokens:
+            text = " ".join(self.lm.decode(draft).split())
+            for word in keywords.missing(text):
+                text = self.best_insertion(text, word)
+            ids = self.lm.encode(text)
+            usable = 0 < len(ids) <= self.max_len and not keywords.missing(self.lm.decode(ids))
+            states.append(locked_state(ids, keywords, self.lm.decode) if usable else self.keyword_start(words, keywords))
+        return states
+
+    def best_insertion(self, text: str, word: str) -> str:
+        """`text` with `word` put where the LM finds it most fluent, then in its most fluent
+        inflection there: two batched scorings (gaps, then forms) instead of gaps × forms."""
+        spaced = text.split()
+
+        def at(gap: int, form: str) -> str:
+            return " ".join(spaced[:gap] + [form if gap else form[:1].upper() + form[1:]] + spaced[gap:])
+
+        gaps = [at(gap, word) for gap in range(len(spaced) + 1)]
+        gap = int(torch.argmin(self.fluency([self.lm.encode(c) for c in gaps])))
+        forms = [at(gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word else [gaps[gap]]
+        return forms[int(torch.argmin(self.fluency([self.lm.encode(c) for c in forms])))]
+
+
+def locked_state(tokens: Sequence[int], keywords: Keywords, decode) -> State:
+    """Lock the tokens the keyword constraint rests on: those whose deletion would lose a keyword."""
+    tokens = list(tokens)
+    missing = set(keywords.missing(decode(tokens)))
+    locked = [bool(set(keywords.missing(decode(tokens[:i] + tokens[i + 1:]))) - missing)
+              for i in range(len(tokens))]
+    return State(tuple(tokens), tuple(locked))
+
+
+class Recorder:
+    """Per-chain trajectories for --trace: the start and every accepted edit."""
+
+    def __init__(self, lm, starts: list[State], energies: torch.Tensor):
+        self.decode = lm.decode
+        self.paths = [[TraceStep(0, "init", e, lm.decode(list(s.tokens)).strip())]
+                      for s, e in zip(starts, energies.tolist())]
+
+    def __call__(self, step: int, states: list[State], energies: torch.Tensor, info: dict) -> None:
+        for chain, accepted in enumerate(info["accepted"].tolist()):
+            if accepted and info["kinds"][chain] != "stay":
+                self.paths[chain].append(TraceStep(step + 1, info["kinds"][chain], float(energies[chain]),
+                                                   self.decode(list(states[chain].tokens)).strip()))
+
+    def path(self, chain: int, best_step: int) -> list[TraceStep]:
+        """The chain's trajectory up to the step that reached the best sentence."""
+        return [s for s in self.paths[chain] if s.step <= best_step + 1]
