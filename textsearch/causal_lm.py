@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from .prefix_cache import chunks_with_prefixes, forward_with_prefixes, plan_reuse
+from .packing import forward_overhead, pack
+from .prefix_cache import forward_with_prefixes, plan_reuse, suffix_widths
 from .sequences import pad
-from .token_model import TokenModel, chunks_by_budget
+from .token_model import TokenModel
 
 
 class CausalLM(TokenModel):
@@ -29,6 +30,7 @@ class CausalLM(TokenModel):
         self.start_id: int = start
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
         self.prefix_reuse = True        # run prefixes that rows share once (prefix_cache); False: plain forwards
+        self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing)
 
     def log_prob(self, items) -> torch.Tensor:
         """Total log p of each item [n] (float64, CPU), first token included."""
@@ -54,9 +56,8 @@ class CausalLM(TokenModel):
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
         prefix = plan_reuse(rows) if self.prefix_reuse else None
-        chunks = chunks_by_budget([len(r) for r in rows], self.token_budget) if prefix is None \
-            else chunks_with_prefixes(rows, prefix, self.token_budget)
-        for chunk in chunks:
+        widths = [len(r) for r in rows] if prefix is None else suffix_widths(rows, prefix)
+        for chunk in pack(widths, self.token_budget, self.forward_overhead):
             chunk_rows = [rows[i] for i in chunk]
             chunk_lp, chunk_last = self._forward(chunk_rows, with_last) if prefix is None else \
                 forward_with_prefixes(self.model, chunk_rows, [prefix[i] for i in chunk], self.pad_id, self.device,

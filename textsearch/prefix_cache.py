@@ -11,7 +11,7 @@ equal the plain forward's up to float rounding; only the work shrinks.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -56,24 +56,11 @@ def plan_reuse(rows: Sequence[Sequence[int]], min_saving: float = MIN_SAVING) ->
     return lengths if saved_tokens(rows, lengths) >= min_saving * sum(len(r) for r in rows) else None
 
 
-def chunks_with_prefixes(rows: Sequence[Sequence[int]], lengths: Sequence[int], token_budget: int
-                         ) -> Iterator[list[int]]:
-    """Row indices in chunks whose suffix forward, rows × (longest prefix + longest suffix), fits the
-    budget (one row at least); longest suffix first and prefix by prefix, so chunks pad little and
-    split few prefixes."""
-    suffix = [len(r) - p for r, p in zip(rows, lengths)]
-    order = sorted(range(len(rows)), key=lambda i: (-suffix[i], rows[i][: lengths[i]]))
-    chunk: list[int] = []
-    widest_prefix = 0
-    for i in order:
-        prefix = max(widest_prefix, lengths[i])
-        if chunk and (len(chunk) + 1) * (prefix + suffix[chunk[0]]) > token_budget:
-            yield chunk
-            chunk, prefix = [], lengths[i]
-        chunk.append(i)
-        widest_prefix = prefix
-    if chunk:
-        yield chunk
+def suffix_widths(rows: Sequence[Sequence[int]], lengths: Sequence[int]) -> list[int]:
+    """The width each row takes in a suffix forward: its suffix, plus the longest prefix of the
+    batch, which its cached keys and values may be padded to."""
+    longest = max(lengths, default=0)
+    return [longest + len(r) - p for r, p in zip(rows, lengths)]
 
 
 def forward_with_prefixes(model, rows: Sequence[Sequence[int]], lengths: Sequence[int], pad_id: int,
