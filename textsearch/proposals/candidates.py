@@ -1,0 +1,90 @@
+"""Which tokens a language model suggests for one slot of a sentence.
+
+A slot is a place for one token: position i of a state (replace) or the gap before
+position i (insert; the gap after the last token is i = len). A causal LM suggests
+from p(y | x_<i), the prefix alone; a masked LM from its distribution at a [MASK] put
+in that place, so it sees both sides. Either way the suggestion for position i does
+not depend on the token now at i, which is what makes the reverse of a replace (or of
+a delete, the insert back into the same place) see the same candidates.
+
+Special tokens (BOS, EOS, padding, mask, unknown, chat markers) are never suggested.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import math
+
+import torch
+
+from ..sequences import State
+
+
+@dataclass(frozen=True)
+class Slot:
+    state: State
+    index: int
+    insert: bool                       # True: a new token goes into gap `index`; False: replace position `index`
+
+    def fill(self, token: int) -> State:
+        """The state with `token` in this slot (an inserted token is never locked)."""
+        return self.state.insert(self.index, token) if self.insert else self.state.replace(self.index, token)
+
+
+def ordinary_tokens(model) -> torch.Tensor:
+    """Boolean mask [V] of the tokens a proposal may write: real vocabulary, no special tokens."""
+    tokenizer = model.tokenizer
+    allowed = torch.zeros(model.vocab_size, dtype=torch.bool)
+    allowed[: min(model.vocab_size, len(tokenizer))] = True
+    special = set(tokenizer.all_special_ids)
+    special |= {getattr(model, name, None) for name in ("bos_id", "eos_id", "start_id", "pad_id", "mask_id")}
+    special.discard(None)
+    allowed[[t for t in special if 0 <= t < model.vocab_size]] = False
+    if not allowed.any():
+        raise ValueError("the model's vocabulary has no ordinary (non-special) tokens to propose")
+    return allowed
+
+
+class Candidates:
+    """Token log-probabilities and top-K candidate sets at slots, one batched model call.
+
+    `model` is a CausalLM (next_token_logits of the prefix) or a MaskedLM
+    (masked_logits with the slot masked). Special tokens get log-probability −inf.
+    """
+
+    def __init__(self, model, top_k: int | None = None):
+        if not (hasattr(model, "next_token_logits") or hasattr(model, "masked_logits")):
+            raise TypeError(f"expected a CausalLM or MaskedLM (textsearch.load_lm / load_mlm), got {type(model).__name__}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be a positive integer (or None for the whole vocabulary), got {top_k!r}")
+        self.model = model
+        self.allowed = ordinary_tokens(model)
+        self.allowed_ids = self.allowed.nonzero()[:, 0]
+        self.top_k = len(self.allowed_ids) if top_k is None else min(top_k, len(self.allowed_ids))
+
+    @property
+    def num_allowed(self) -> int:
+        return len(self.allowed_ids)
+
+    def log_probs(self, slots: list[Slot], temperature: float = 1.0) -> torch.Tensor:
+        """log q(token | slot) over the ordinary tokens [n, V] (float32, CPU), logits scaled by 1/temperature."""
+        if hasattr(self.model, "masked_logits"):
+            items = [list(s.state.tokens[: s.index]) + [self.model.mask_id] + list(s.state.tokens[s.index:])
+                     if s.insert else list(s.state.tokens) for s in slots]
+            logits = self.model.masked_logits(items, [s.index for s in slots])
+        else:
+            logits = self.model.next_token_logits([list(s.state.tokens[: s.index]) for s in slots])
+        logits = logits.float().cpu() / temperature
+        return logits.masked_fill(~self.allowed, -torch.inf).log_softmax(-1)
+
+    def top(self, slots: list[Slot]) -> torch.Tensor:
+        """The top-K ordinary tokens at each slot [n, K], most likely first."""
+        return self.log_probs(slots).topk(self.top_k, dim=-1).indices
+
+
+def cut_to_top_k(log_probs: torch.Tensor, top_k: int | None) -> torch.Tensor:
+    """Keep the top_k entries of each row of log-probabilities and renormalise them."""
+    if top_k is None or top_k >= log_probs.shape[-1]:
+        return log_probs
+    keep = log_probs.topk(top_k, dim=-1).indices
+    return torch.full_like(log_probs, -math.inf).scatter(-1, keep, log_probs.gather(-1, keep)).log_softmax(-1)
