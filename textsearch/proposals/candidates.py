@@ -50,17 +50,22 @@ class Candidates:
 
     `model` is a CausalLM (next_token_logits of the prefix) or a MaskedLM
     (masked_logits with the slot masked). Special tokens get log-probability −inf.
+    With top_p < 1 a slot's set stops once it holds top_p of the model's probability
+    (nucleus), at most top_k tokens: a peaked distribution then costs few candidates.
     """
 
-    def __init__(self, model, top_k: int | None = None):
+    def __init__(self, model, top_k: int | None = None, top_p: float = 1.0):
         if not (hasattr(model, "next_token_logits") or hasattr(model, "masked_logits")):
             raise TypeError(f"expected a CausalLM or MaskedLM (textsearch.load_lm / load_mlm), got {type(model).__name__}")
         if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"top_k must be a positive integer (or None for the whole vocabulary), got {top_k!r}")
+        if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+            raise ValueError(f"top_p must be a probability mass in (0, 1], got {top_p!r}")
         self.model = model
         self.allowed = ordinary_tokens(model)
         self.allowed_ids = self.allowed.nonzero()[:, 0]
         self.top_k = len(self.allowed_ids) if top_k is None else min(top_k, len(self.allowed_ids))
+        self.top_p = float(top_p)
 
     @property
     def num_allowed(self) -> int:
@@ -78,8 +83,14 @@ class Candidates:
         return logits.masked_fill(~self.allowed, -torch.inf).log_softmax(-1)
 
     def top(self, slots: list[Slot]) -> torch.Tensor:
-        """The top-K ordinary tokens at each slot [n, K], most likely first."""
-        return self.log_probs(slots).topk(self.top_k, dim=-1).indices
+        """The top-K ordinary tokens at each slot [n, K], most likely first; with top_p < 1 a row ends
+        (−1 after it) once the tokens before hold top_p of the probability. The set is a function of
+        what the slot sees (the prefix, for a causal LM), so a move and its reverse share it."""
+        log_probs, tokens = self.log_probs(slots).topk(self.top_k, dim=-1)
+        if self.top_p < 1:
+            probs = log_probs.exp()
+            tokens = tokens.masked_fill(probs.cumsum(-1) - probs >= self.top_p, -1)
+        return tokens
 
 
 def cut_to_top_k(log_probs: torch.Tensor, top_k: int | None) -> torch.Tensor:

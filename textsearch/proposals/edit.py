@@ -47,13 +47,15 @@ class EditProposal(Proposal):
     """Replace / insert / delete one token, chosen by sentence energy among an LM's top-K.
 
     `model`: a CausalLM (candidates from p(y | x_<i)) or a MaskedLM (from a [MASK] at
-    the slot). `top_k=None` takes every ordinary token. `uniform_mix` is ε of the
-    exact mode (cgmh uses none). `max_len=None` leaves the length unbounded above.
+    the slot). `top_k=None` takes every ordinary token. `top_p` < 1 ends a slot's
+    candidates once they hold that much of the model's probability (at most top_k): the
+    set depends on the slot's context alone, so the exact mode stays exact. `uniform_mix`
+    is ε of the exact mode (cgmh uses none). `max_len=None` leaves the length unbounded above.
     """
 
     def __init__(self, model, top_k: int = 32, p_replace: float = 1 / 3, p_insert: float = 1 / 3,
                  p_delete: float = 1 / 3, mode: str = "exact", uniform_mix: float = 0.01,
-                 min_len: int = 1, max_len: int | None = None):
+                 min_len: int = 1, max_len: int | None = None, top_p: float = 1.0):
         if mode not in ("exact", "cgmh"):
             raise ValueError(f"mode must be 'exact' or 'cgmh', got {mode!r}")
         probs = (p_replace, p_insert, p_delete)
@@ -61,7 +63,7 @@ class EditProposal(Proposal):
             raise ValueError(f"p_replace, p_insert, p_delete must be >= 0 and sum to 1, got {probs}")
         if min_len < 0 or (max_len is not None and max_len < max(min_len, 1)):
             raise ValueError(f"need 0 <= min_len <= max_len and max_len >= 1, got min_len={min_len}, max_len={max_len}")
-        self.choice = WeightedChoice(model, top_k, uniform_mix if mode == "exact" else 0.0)
+        self.choice = WeightedChoice(model, top_k, uniform_mix if mode == "exact" else 0.0, top_p)
         self.op_probs = tuple(float(p) for p in probs)
         self.mode, self.min_len, self.max_len = mode, min_len, max_len
         self.tokenizer = model.tokenizer

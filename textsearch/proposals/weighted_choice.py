@@ -31,7 +31,7 @@ from .exact_conditional import conditional_log_probs
 @dataclass
 class Weights:
     """The energy-weighted candidate distribution at each of n slots."""
-    candidates: torch.Tensor        # [n, K] token ids
+    candidates: torch.Tensor        # [n, K] token ids; −1 past the end of a shorter (top-p) set
     energies: torch.Tensor          # [n, K] E of each candidate sentence
     temperature: torch.Tensor       # [n]; 0 puts all weight on the lowest-energy candidates
     uniform_mix: float
@@ -39,6 +39,9 @@ class Weights:
 
     def __post_init__(self):
         self.log_probs = conditional_log_probs(self.energies, self.temperature)      # [n, K]
+        short = self.candidates < 0
+        if short.any():                     # not in C, even where every candidate is forbidden
+            self.log_probs = self.log_probs.masked_fill(short, -math.inf).log_softmax(-1)
 
     def _within(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Whether each token is a candidate of its slot, and its log softmax_C (−inf if not)."""
@@ -81,10 +84,10 @@ class Choice:
 class WeightedChoice:
     """Energy-weighted token choice over the model's top-K at each slot, with a uniform mix."""
 
-    def __init__(self, model, top_k: int | None = 32, uniform_mix: float = 0.01):
+    def __init__(self, model, top_k: int | None = 32, uniform_mix: float = 0.01, top_p: float = 1.0):
         if not 0.0 <= uniform_mix < 1.0:
             raise ValueError(f"uniform_mix must be in [0, 1), got {uniform_mix!r}")
-        self.candidates = Candidates(model, top_k)
+        self.candidates = Candidates(model, top_k, top_p)
         self.uniform_mix = float(uniform_mix)
 
     def __call__(self, slots: list[Slot], draw: list[bool], temperature: torch.Tensor, target: Target,
@@ -96,11 +99,12 @@ class WeightedChoice:
         picks = self.candidates.allowed_ids[torch.randint(self.candidates.num_allowed, (n,), generator=generator)]
         uniform &= torch.tensor(draw, dtype=torch.bool)
         uniform_rows = uniform.nonzero()[:, 0].tolist()
-        sentences = [slot.fill(c) for slot, row in zip(slots, candidates.tolist()) for c in row]
+        sentences = [slot.fill(c) for slot, row in zip(slots, candidates.tolist()) for c in row if c >= 0]
         sentences += [slots[r].fill(int(picks[r])) for r in uniform_rows] + list(extra)
         energies = target.energy(sentences)
-        k = candidates.shape[1]
-        candidate_energies = energies[: n * k].view(n, k)
+        listed, k = candidates >= 0, len(sentences) - len(uniform_rows) - len(extra)
+        candidate_energies = torch.full(candidates.shape, math.inf, dtype=torch.float64)
+        candidate_energies[listed] = energies[:k]
         weights = Weights(candidates, candidate_energies, temperature.to(torch.float64), self.uniform_mix,
                           self.candidates.allowed)
 
@@ -108,10 +112,10 @@ class WeightedChoice:
             if n else torch.zeros(0, dtype=torch.long)
         rows = torch.arange(n)
         tokens, chosen = candidates[rows, index], candidate_energies[rows, index]
-        tokens[uniform], chosen[uniform] = picks[uniform], energies[n * k: n * k + len(uniform_rows)]
+        tokens[uniform], chosen[uniform] = picks[uniform], energies[k: k + len(uniform_rows)]
         asked = torch.tensor(draw, dtype=torch.bool)
         tokens = torch.where(asked, tokens, -1)
         chosen = torch.where(asked, chosen, math.nan)
         log_q = torch.where(asked, weights.log_prob(tokens.clamp(min=0)), math.nan)
         states = [slot.fill(int(t)) if ok else None for slot, t, ok in zip(slots, tokens.tolist(), draw)]
-        return Choice(tokens, states, chosen, log_q, energies[n * k + len(uniform_rows):], weights)
+        return Choice(tokens, states, chosen, log_q, energies[k + len(uniform_rows):], weights)
