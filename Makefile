@@ -16,7 +16,9 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) scripts/demo_scoring.py
+	$(VENV)/bin/textsearch keywords dog frisbee catch --trace
+	$(VENV)/bin/textsearch keywords field look stand
+	$(VENV)/bin/textsearch keywords cat couch pet --json
 
 test: install
 	$(PY) -m pytest -q
