@@ -20,7 +20,6 @@ SETS = "dog ball\ncat, mat\n{\"concept_set\": \"park#red\"}\nblue ball\n42\nhapp
 def tiny_model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny-lm")
     lm = make_tiny_lm()
-    lm.tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     lm.model.save_pretrained(path)
     lm.tokenizer.save_pretrained(path)
     return path

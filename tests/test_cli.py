@@ -19,9 +19,7 @@ SCHEMA = {"keywords": list, "text": str, "energy": float, "covered": bool, "step
 
 
 def tiny_generator(args, device):
-    lm = make_tiny_lm()
-    lm.tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
-    return KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init,
+    return KeywordsToSentence(make_tiny_lm(), steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init,
                               max_len=8, draft_tokens=4)
 
 

@@ -5,23 +5,10 @@ import math
 
 import pytest
 import torch
-from conftest import make_tiny_lm
 
-import textsearch as ts
 from textsearch.keywords import (KeywordsToSentence, TraceStep, format_trace, locked_state, seed_for,
                                  validate_keywords)
 from textsearch.objectives import Fluency, Keywords
-
-CHAT = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
-
-
-@pytest.fixture
-def chat_lm():
-    """The tiny LM with a minimal chat template, so the prompted draft start can run."""
-    lm = make_tiny_lm()
-    lm.tokenizer.chat_template = CHAT
-    return lm
-
 
 def test_validate_keywords():
     assert validate_keywords([" dog ", "ice cream"]) == ["dog", "ice cream"]
@@ -69,45 +56,45 @@ def test_keyword_start_is_the_keywords_in_order_all_locked(tiny_lm):
     assert all(state.locked)
 
 
-def test_best_insertion_takes_the_most_fluent_gap_then_form(chat_lm):
-    generator = KeywordsToSentence(chat_lm)
-    fluency = Fluency(chat_lm, gamma=0.8)
+def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm)
+    fluency = Fluency(tiny_lm, gamma=0.8)
     words = "the cat sat on the mat".split()
     text = generator.best_insertion(" ".join(words), "dog")
 
     def at(gap, form):
         return " ".join(words[:gap] + [form.capitalize() if gap == 0 else form] + words[gap:])
 
-    gaps = [at(g, "dog") for g in range(len(words) + 1)]
-    gap = int(torch.argmin(fluency([chat_lm.encode(t) for t in gaps])))
+    gaps = [at(g, "dog") for g in range(1, len(words) + 1)]          # never before the capitalised first word
+    gap = 1 + int(torch.argmin(fluency([tiny_lm.encode(t) for t in gaps])))
     forms = [at(gap, form) for form in ("dog", "dogs")]
     assert text in forms
-    energies = fluency([chat_lm.encode(t) for t in forms])
-    assert fluency([chat_lm.encode(text)])[0].item() == pytest.approx(energies.min().item(), rel=1e-5)
+    energies = fluency([tiny_lm.encode(t) for t in forms])
+    assert fluency([tiny_lm.encode(text)])[0].item() == pytest.approx(energies.min().item(), rel=1e-5)
 
 
-def test_draft_start_contains_every_keyword_locked(chat_lm):
-    generator = KeywordsToSentence(chat_lm, chains=3, draft_tokens=6)
+def test_draft_start_contains_every_keyword_locked(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, chains=3, draft_tokens=6)
     keywords = Keywords(["dog", "ball", "park"])
     starts = generator.drafts(["dog", "ball", "park"], keywords, torch.Generator().manual_seed(0))
     assert len(starts) == 3
     for state in starts:
-        text = chat_lm.decode(list(state.tokens))
+        text = tiny_lm.decode(list(state.tokens))
         assert keywords.missing(text) == []
-        assert state.locked == locked_state(state.tokens, keywords, chat_lm.decode).locked
+        assert state.locked == locked_state(state.tokens, keywords, tiny_lm.decode).locked
         assert any(state.locked)
 
 
 @pytest.mark.parametrize("init", ["keywords", "draft"])
-def test_search_returns_a_covering_sentence_with_its_energy(chat_lm, init):
-    generator = KeywordsToSentence(chat_lm, steps=6, chains=2, top_k=8, init=init, draft_tokens=6)
+def test_search_returns_a_covering_sentence_with_its_energy(tiny_lm, init):
+    generator = KeywordsToSentence(tiny_lm, steps=6, chains=2, top_k=8, init=init, draft_tokens=6)
     first, second = generator(["dog", "ball"], num=2, seed=3)
     for result in (first, second):
         assert result.covered and result.keywords == ["dog", "ball"] and result.steps == 6
         assert Keywords(["dog", "ball"]).missing(result.text) == []
-        objective = Fluency(chat_lm, gamma=0.8) + Keywords(["dog", "ball"])
+        objective = Fluency(tiny_lm, gamma=0.8) + Keywords(["dog", "ball"])
         assert math.isfinite(result.energy)
-        assert result.energy == pytest.approx(objective([chat_lm.encode(result.text)])[0].item(), rel=1e-5)
+        assert result.energy == pytest.approx(objective([tiny_lm.encode(result.text)])[0].item(), rel=1e-5)
         assert result.seconds > 0
         assert set(result.record()) == {"keywords", "text", "energy", "covered", "steps", "seconds"}
     again = generator(["dog", "ball"], num=2, seed=3)
@@ -115,8 +102,8 @@ def test_search_returns_a_covering_sentence_with_its_energy(chat_lm, init):
     assert [r.energy for r in again] == [first.energy, second.energy]
 
 
-def test_search_is_no_worse_than_its_best_start(chat_lm):
-    generator = KeywordsToSentence(chat_lm, steps=3, chains=2, top_k=4, draft_tokens=6)
+def test_search_is_no_worse_than_its_best_start(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, steps=3, chains=2, top_k=4, draft_tokens=6)
     words = ["dog", "ball"]
     keywords = Keywords(words)
     starts = generator.drafts(words, keywords, torch.Generator().manual_seed(seed_for(5, words)))
@@ -124,8 +111,8 @@ def test_search_is_no_worse_than_its_best_start(chat_lm):
     assert generator(words, seed=5)[0].energy <= start_energy
 
 
-def test_trace_follows_accepted_edits_to_the_result(chat_lm):
-    generator = KeywordsToSentence(chat_lm, steps=12, chains=2, top_k=8, init="keywords")
+def test_trace_follows_accepted_edits_to_the_result(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, steps=12, chains=2, top_k=8, init="keywords")
     result = generator(["dog", "ball"], seed=1, trace=True)[0]
     trace = result.trace
     assert trace[0].step == 0 and trace[0].operation == "init" and trace[0].text == "dog ball"

@@ -5,7 +5,7 @@
 The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
 keyword tokens locked) under simulated annealing and keeps the lowest-energy
 sentence. It starts either from the keywords alone, in the given order (CGMH), or
-from a draft: a sentence the LM writes when prompted with the keywords, with any
+from a draft: a sentence the LM writes when shown the keywords, with any
 keyword it left out inserted where the LM finds it most fluent, then repaired by the
 same search. The draft start is the default: it reaches fluent sentences in far
 fewer steps than growing one around bare keywords.
@@ -16,6 +16,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple, Sequence
 
 import torch
@@ -27,17 +28,25 @@ from .samplers import Sample, SimulatedAnnealing
 from .schedules import Exponential
 from .sequences import State
 
-STEPS = 20
-CHAINS = 2
-TOP_K = 16
+STEPS = 5
+CHAINS = 1
+TOP_K = 8
 INITS = ("draft", "keywords")
 INIT = "draft"
 GAMMA = 0.8
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
-DRAFT_TOKENS = 32         # new tokens in a prompted draft
-DRAFT_TEMPERATURE = 0.7   # of the sampled drafts (the first draft is greedy)
+DRAFT_TOKENS = 24         # new tokens in a prompted draft
+NUM_DRAFTS = 16           # prompted drafts to choose the starts from
+DRAFT_TEMPERATURE = 0.8   # of the sampled drafts (the first draft is greedy)
 START_TEMPERATURE, END_TEMPERATURE = 0.3, 0.01     # annealing schedule of the repair search
-PROMPT = "Write one short sentence using: {keywords}."
+DRAFT_PROMPT = "".join(f"Keywords: {k}\nSentence: {v}\n" for k, v in [
+    ("kitchen, cook, meal", "A man is cooking a meal in the kitchen."),
+    ("river, boat, row, friend", "Two friends row a boat down the river."),
+    ("guitar, sing, stage", "A woman sings and plays the guitar on stage."),
+    ("bench, book, old, read, sit", "An old man sits on a bench reading a book."),
+    ("paint, wall, brush", "He paints the wall with a brush."),
+]) + "Keywords: {keywords}\nSentence:"
+"""A few-shot completion prompt: small LMs follow examples far better than instructions."""
 
 
 def validate_keywords(words: Sequence[str]) -> list[str]:
@@ -96,14 +105,16 @@ class KeywordsToSentence:
 
     def __init__(self, lm, steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, init: str = INIT,
                  gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
-                 draft_temperature: float = DRAFT_TEMPERATURE, start_temperature: float = START_TEMPERATURE,
+                 num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE, start_temperature: float = START_TEMPERATURE,
                  end_temperature: float = END_TEMPERATURE):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        if min(steps, chains, top_k, draft_tokens) < 1:
-            raise ValueError(f"steps, chains, top_k and draft_tokens must be >= 1, got {steps}, {chains}, {top_k}, {draft_tokens}")
+        if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
+            raise ValueError(f"steps, chains, top_k, num_drafts and draft_tokens must be >= 1, "
+                             f"got {steps}, {chains}, {top_k}, {num_drafts}, {draft_tokens}")
         self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
+        self.num_drafts = num_drafts
         self.fluency = Fluency(lm, gamma=gamma)
         self.proposal = EditProposal(lm, top_k=top_k, mode="exact", max_len=max_len)
         self.schedule = Exponential(start_temperature, end_temperature)
@@ -147,24 +158,32 @@ class KeywordsToSentence:
         return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
 
     def drafts(self, words: list[str], keywords: Keywords, generator: torch.Generator) -> list[State]:
-        """Prompted drafts, the first greedy, the others sampled; each completed with the keywords
-        it missed and its keyword tokens locked (the bare keywords if it cannot be)."""
-        prompt = PROMPT.format(keywords=", ".join(words))
-        greedy = LMSampler(self.lm, prompt=prompt, max_new_tokens=self.draft_tokens, chat=True, top_k=1)
-        tokens = greedy.sample(1, generator)[0]
-        if self.chains > 1:
-            sampled = LMSampler(self.lm, prompt=prompt, max_new_tokens=self.draft_tokens, chat=True,
-                                temperature=self.draft_temperature)
-            tokens += sampled.sample(self.chains - 1, generator)[0]
+        """The best of `num_drafts` prompted drafts, one per chain: fewest missing keywords first,
+        then the lowest energy per token. Each is completed with the keywords it missed and its
+        keyword tokens are locked (the bare keywords stand in for a draft that cannot be)."""
+        sampler = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
+                            max_new_tokens=self.draft_tokens, temperature=self.draft_temperature,
+                            stop_at=self.stop_ids)
+        tokens, _ = sampler.sample(self.num_drafts, generator)
+        texts = list(dict.fromkeys(" ".join(self.lm.decode(t).split()) for t in tokens))
+        ids = [self.lm.encode(text) for text in texts]
+        per_token = self.fluency(ids) / torch.tensor([len(i) + 1 for i in ids], dtype=torch.float64)
+        ranked = sorted(range(len(texts)), key=lambda i: (len(keywords.missing(texts[i])), per_token[i].item()))
         states = []
-        for draft in tokens:
-            text = " ".join(self.lm.decode(draft).split())
+        for chain in range(self.chains):
+            text = texts[ranked[chain % len(ranked)]]
             for word in keywords.missing(text):
                 text = self.best_insertion(text, word)
             ids = self.lm.encode(text)
             usable = 0 < len(ids) <= self.max_len and not keywords.missing(self.lm.decode(ids))
             states.append(locked_state(ids, keywords, self.lm.decode) if usable else self.keyword_start(words, keywords))
         return states
+
+    @cached_property
+    def stop_ids(self) -> list[int]:
+        """Tokens that end a draft (EOS and any token with a newline), found once per model:
+        finding them decodes the whole vocabulary."""
+        return LMSampler(self.lm, max_new_tokens=1).stop.nonzero()[:, 0].tolist()
 
     def best_insertion(self, text: str, word: str) -> str:
         """`text` with `word` put where the LM finds it most fluent, then in its most fluent
@@ -174,9 +193,10 @@ class KeywordsToSentence:
         def at(gap: int, form: str) -> str:
             return " ".join(spaced[:gap] + [form if gap else form[:1].upper() + form[1:]] + spaced[gap:])
 
-        gaps = [at(gap, word) for gap in range(len(spaced) + 1)]
-        gap = int(torch.argmin(self.fluency([self.lm.encode(c) for c in gaps])))
-        forms = [at(gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word else [gaps[gap]]
+        first = 1 if spaced else 0             # after the first word: its capital stays at the start
+        gaps = [at(gap, word) for gap in range(first, len(spaced) + 1)]
+        gap = first + int(torch.argmin(self.fluency([self.lm.encode(c) for c in gaps])))
+        forms = [at(gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word else [at(gap, word)]
         return forms[int(torch.argmin(self.fluency([self.lm.encode(c) for c in forms])))]
 
 
