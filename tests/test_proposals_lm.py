@@ -1,0 +1,169 @@
+"""The LM-driven conditionals and the LM sequence sampler, on tiny random models (and the real one, slow)."""
+import itertools
+import math
+
+import pytest
+import torch
+from conftest import make_tiny_lm, make_tiny_mlm
+from exact_targets import check_markov, compare, exact_distribution, single_thread  # noqa: F401
+from scipy import stats
+
+import textsearch as ts
+from textsearch.proposals.candidates import ordinary_tokens
+from textsearch.sequences import State
+from textsearch.target import Target
+
+WORDS, KEY = list(range(5, 11)), 7          # the a cat dog sat ran; "cat" is locked
+SAT, EOS = 9, 3
+START = State((5, KEY, 6), (False, True, False))
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return make_tiny_lm(vocab_size=11, seed=3)
+
+
+@pytest.fixture(scope="module")
+def mlm():
+    return make_tiny_mlm(vocab_size=11, seed=4)
+
+
+@pytest.fixture(scope="module")
+def objective(lm):
+    return ts.objectives.FromFunction(lambda tokens: (-lm.log_prob(tokens)).tolist(), tokenizer=lm.tokenizer)
+
+
+T = 2.5       # flattens the target, so that more states carry weight
+
+
+def middle_locked_target(objective) -> dict[tuple, float]:
+    """Every "w cat w" with the middle token locked (36 states), at temperature T."""
+    sequences = [(a, KEY, b) for a in WORDS for b in WORDS]
+    return exact_distribution(dict(zip(sequences, objective([list(s) for s in sequences]).tolist())), temperature=T)
+
+
+def test_topk_conditional_in_gibbs_samples_the_target(lm, objective):
+    conditional = ts.proposals.TopKConditional(lm, top_k=2, uniform_mix=0.1)
+    sampler = ts.samplers.Gibbs(conditional, steps=500, chains=24, burn_in=100, thin=2, seed=0, temperature=T)
+    result = sampler.run(objective, init=START, progress=False)
+    assert check_markov(result, middle_locked_target(objective), "Gibbs TopKConditional").passed
+    assert result.acceptance_rate < 1                   # a shortlist of 2 out of 6 needs the MH correction
+
+
+def test_mlm_conditional_always_accepts_and_moves(mlm, objective):
+    sampler = ts.samplers.Gibbs(ts.proposals.MLMConditional(mlm, top_k=3), steps=60, chains=4, seed=0)
+    result = sampler.run(objective, init=START, progress=False)
+    assert result.acceptance_rate == 1.0
+    assert len({tuple(s.tokens) for s in result.samples}) > 5
+    assert all(s.tokens[1] == KEY for s in result.samples)
+
+
+def test_mlm_conditional_with_mh_correction_samples_the_target(mlm, objective):
+    conditional = ts.proposals.MLMConditional(mlm, temperature=2.0, mh_correction=True)
+    sampler = ts.samplers.Gibbs(conditional, steps=500, chains=24, burn_in=100, thin=2, seed=0, temperature=T)
+    result = sampler.run(objective, init=START, progress=False)
+    assert check_markov(result, middle_locked_target(objective), "Gibbs MLMConditional, MH-corrected").passed
+    assert result.acceptance_rate < 1
+
+
+def test_mlm_conditional_reports_the_tempered_top_k_masked_distribution(mlm, objective):
+    conditional = ts.proposals.MLMConditional(mlm, top_k=4, temperature=0.7)
+    states = [State((5, 6, 7, 8), (False, False, True, False))] * 40
+    positions = [0, 1, 3, None] * 10
+    target = Target(objective, torch.ones(40, dtype=torch.float64), None, torch.Generator().manual_seed(0))
+    move = conditional.propose_at(states, positions, target.energy(states), target)
+    rows = [c for c, i in enumerate(positions) if i is not None]
+    logits = mlm.masked_logits([list(states[c].tokens) for c in rows], [positions[c] for c in rows]).double()
+    log_p = (logits.masked_fill(~ordinary_tokens(mlm), -math.inf) / 0.7).log_softmax(-1)
+    kept = log_p.topk(4, dim=-1)
+    log_q = torch.full_like(log_p, -math.inf).scatter(-1, kept.indices, kept.values.log_softmax(-1))
+    for row, c in enumerate(rows):
+        i = positions[c]
+        assert move.log_q_forward[c].item() == pytest.approx(log_q[row, move.states[c].tokens[i]].item(), abs=1e-5)
+        assert move.log_q_reverse[c].item() == pytest.approx(log_q[row, states[c].tokens[i]].item(), abs=1e-5)
+        assert move.states[c].tokens[:i] + move.states[c].tokens[i + 1:] == states[c].tokens[:i] + states[c].tokens[i + 1:]
+    assert all(move.states[c] == states[c] and move.kinds[c] == "stay" for c in range(3, 40, 4))
+
+
+def reference_log_q(lm, context: list[int], continuation: list[int], max_new_tokens: int, temperature: float,
+                    top_k: int | None, stops: list[int]) -> float:
+    """log q of a returned continuation, one full (uncached) forward per token."""
+    allowed = ordinary_tokens(lm)
+    allowed[stops] = True
+
+    def step(prefix):
+        log_p = lm.next_token_logits([context + prefix])[0].double().masked_fill(~allowed, -math.inf)
+        log_p = (log_p / temperature).log_softmax(-1)
+        if top_k is not None:
+            kept = log_p.topk(top_k)
+            log_p = torch.full_like(log_p, -math.inf).scatter(0, kept.indices, kept.values.log_softmax(-1))
+        return log_p
+
+    total = sum(step(continuation[:j])[t].item() for j, t in enumerate(continuation))
+    if len(continuation) < max_new_tokens:
+        total += step(continuation)[stops].logsumexp(0).item()
+    return total
+
+
+def test_lm_sampler_log_q_is_the_probability_of_the_returned_tokens(lm):
+    sampler = ts.proposals.LMSampler(lm, prompt="the a", max_new_tokens=4, temperature=0.8, top_k=4, stop_at=["sat"])
+    assert sampler.tokenizer is lm.tokenizer
+    tokens, log_q = sampler.sample(40, torch.Generator().manual_seed(0))
+    assert len(tokens) == 40 and log_q.dtype == torch.float64
+    assert any(len(t) < 4 for t in tokens) and any(len(t) == 4 for t in tokens)
+    for continuation, value in zip(tokens, log_q.tolist()):
+        assert all(t in WORDS and t != SAT for t in continuation)
+        expected = reference_log_q(lm, [5, 6], continuation, 4, 0.8, 4, [EOS, SAT])
+        assert value == pytest.approx(expected, abs=1e-4)
+
+
+def test_lm_sampler_draws_follow_its_log_q(lm):
+    sampler = ts.proposals.LMSampler(lm, max_new_tokens=2, temperature=1.3, stop_at=[SAT], batch_size=3000)
+    go_on = [t for t in WORDS if t != SAT]
+    outcomes = [tuple(seq) for n in range(3) for seq in itertools.product(go_on, repeat=n)]
+    exact = {seq: math.exp(reference_log_q(lm, [], list(seq), 2, 1.3, None, [EOS, SAT])) for seq in outcomes}
+    assert sum(exact.values()) == pytest.approx(1.0, abs=1e-5)     # the outcomes and their q are complete
+    tokens, log_q = sampler.sample(6000, torch.Generator().manual_seed(1))
+    for seq, value in zip(tokens[:50], log_q[:50].tolist()):
+        assert value == pytest.approx(math.log(exact[tuple(seq)]), abs=1e-4)
+    assert compare([tuple(t) for t in tokens], exact, len(tokens), "LMSampler draws").passed
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda lm, mlm: ts.proposals.TopKConditional(lm, top_k=0), "top_k"),
+    (lambda lm, mlm: ts.proposals.TopKConditional(lm, uniform_mix=-0.1), "uniform_mix"),
+    (lambda lm, mlm: ts.proposals.MLMConditional(mlm, temperature=0), "temperature"),
+    (lambda lm, mlm: ts.proposals.MLMConditional(mlm, top_k=0), "top_k"),
+    (lambda lm, mlm: ts.proposals.LMSampler(lm, max_new_tokens=0), "max_new_tokens"),
+    (lambda lm, mlm: ts.proposals.LMSampler(lm, temperature=-1.0), "temperature"),
+    (lambda lm, mlm: ts.proposals.LMSampler(lm, top_k=0), "top_k"),
+    (lambda lm, mlm: ts.proposals.LMSampler(lm, prompt="the", chat=True), "chat template"),
+])
+def test_bad_arguments_are_refused(lm, mlm, make, match):
+    with pytest.raises(ValueError, match=match):
+        make(lm, mlm)
+
+
+def test_a_model_that_is_not_a_language_model_is_refused():
+    with pytest.raises(TypeError, match="CausalLM or MaskedLM"):
+        ts.proposals.EditProposal(object())
+
+
+def test_a_locked_position_is_refused(lm, objective):
+    target = Target(objective, torch.ones(1, dtype=torch.float64), None, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="locked"):
+        ts.proposals.TopKConditional(lm).propose_at([START], [1], target.energy([START]), target)
+
+
+@pytest.mark.slow
+def test_lm_sampler_on_the_default_model_matches_uncached_scores(default_lm):
+    sampler = ts.proposals.LMSampler(default_lm, prompt="The dog", max_new_tokens=8)
+    tokens, log_q = sampler.sample(4, torch.Generator().manual_seed(0))
+    stops = sampler.stop.nonzero()[:, 0].tolist()                 # EOS and every token with a newline
+    for continuation, value in zip(tokens, log_q.tolist()):
+        expected = reference_log_q(default_lm, default_lm.encode("The dog"), continuation, 8, 1.0, None, stops)
+        assert value == pytest.approx(expected, abs=1e-3)
+    chat = ts.proposals.LMSampler(default_lm, prompt="Write one sentence about a dog.", chat=True, max_new_tokens=24)
+    drafts, chat_log_q = chat.sample(3, torch.Generator().manual_seed(0))
+    print([default_lm.decode(d) for d in drafts])
+    assert all(drafts) and torch.isfinite(chat_log_q).all()
