@@ -96,10 +96,9 @@ def run_rejection(lm, concepts: list[str], seed: int, budget: float, batch: int)
             return best[1], draws, False
 
 
-def judge(texts: list[str]) -> tuple[list[float], list[float]]:
-    """Gemma-3-270M mean NLL per token and SLOR (per word, wordfreq unigrams) of each text."""
+def judge(judge_lm, texts: list[str]) -> tuple[list[float], list[float]]:
+    """The judge's mean NLL per token and SLOR (per word, wordfreq unigrams) of each text."""
     from wordfreq import tokenize, word_frequency
-    judge_lm = ts.load_lm("gemma3-270m")
     nll, slor = [], []
     for text in texts:
         words = tokenize(text, "en")
@@ -166,11 +165,23 @@ def main() -> None:
     parser.add_argument("--init", choices=task.INITS, default=task.INIT)
     parser.add_argument("--drafts", type=int, default=task.NUM_DRAFTS)
     parser.add_argument("--out", type=Path, default=Path("out/bench_keywords"))
+    parser.add_argument("--from-rows", type=Path, default=None,
+                        help="judge and summarise the rows.jsonl of an earlier (perhaps cut short) run")
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     if not set(methods) <= set(METHODS):
         parser.error(f"--methods takes names from {METHODS}")
+    if args.from_rows:
+        with open(args.from_rows, encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
+        report(rows, [m for m in methods if all(m in r for r in rows)], args)
+        return
+    rows = generate(args, methods)
+    report(rows, methods, args)
 
+
+def generate(args: argparse.Namespace, methods: list[str]) -> list[dict]:
+    """Run every method on every chosen set; rows are also appended to OUT/rows.jsonl as they finish."""
     sets = load_sets(args.data, args.per_size, args.full, args.seed)[: args.limit]
     lm = ts.load_lm()
     search = task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init,
@@ -207,9 +218,14 @@ def main() -> None:
               file=sys.stderr, flush=True)
 
     progress.close()
-    del lm, search
+    return rows
+
+
+def report(rows: list[dict], methods: list[str], args: argparse.Namespace) -> None:
+    """Judge the texts with Gemma, summarise, write report.json and table.md, print the table and JSON."""
+    judge_lm = ts.load_lm("gemma3-270m")
     for method in methods:
-        nll, slor = judge([r[method]["text"] for r in rows])
+        nll, slor = judge(judge_lm, [r[method]["text"] for r in rows])
         for row, n, s in zip(rows, nll, slor):
             row[method].update(nll=n, slor=s)
     summary = {method: summarise(rows, method) for method in methods}
@@ -217,6 +233,7 @@ def main() -> None:
               "textsearch": {"steps": args.steps, "chains": args.chains, "top_k": args.top_k, "init": args.init,
                              "drafts": args.drafts},
               "torch_threads": torch.get_num_threads()}
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps({"config": config, "summary": summary, "sets": rows}, indent=1))
     table = markdown(summary)
     (args.out / "table.md").write_text(table + "\n")
