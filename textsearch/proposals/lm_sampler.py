@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import torch
 
 from .base import SequenceDistribution
 from .candidates import cut_to_top_k, ordinary_tokens
+
+
+@lru_cache(maxsize=4)
+def token_texts(tokenizer, size: int) -> tuple[str, ...]:
+    """The text of each of the first `size` tokens; a large vocabulary takes seconds, so once per tokenizer."""
+    return tuple(tokenizer.batch_decode([[i] for i in range(size)]))
 
 
 class LMSampler(SequenceDistribution):
@@ -65,7 +72,7 @@ class LMSampler(SequenceDistribution):
             if not isinstance(token, str):
                 stop[int(token)] = True
         if texts:
-            decoded = self.tokenizer.batch_decode([[i] for i in range(min(self.lm.vocab_size, len(self.tokenizer)))])
+            decoded = token_texts(self.tokenizer, min(self.lm.vocab_size, len(self.tokenizer)))
             stop[: len(decoded)] |= torch.tensor([any(s in d for s in texts) for d in decoded])
         return stop
 
