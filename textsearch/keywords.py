@@ -5,10 +5,11 @@
 The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
 keyword tokens locked) under simulated annealing and keeps the lowest-energy
 sentence. It starts either from the keywords alone, in the given order (CGMH), or
-from a draft: a sentence the LM writes when shown the keywords, with any
-keyword it left out inserted where the LM finds it most fluent, then repaired by the
-same search. The draft start is the default: it reaches fluent sentences in far
-fewer steps than growing one around bare keywords.
+from a draft: the best of several sentences the LM writes from a few-shot prompt,
+with any keyword it left out inserted where the LM finds it most fluent, then
+repaired by the same search. The draft start is the default: on CommonGen it gives
+far more fluent sentences within seconds than growing one around the bare keywords,
+which needs hundreds of edits (scripts/bench_keywords.py measures both).
 """
 from __future__ import annotations
 
@@ -105,8 +106,8 @@ class KeywordsToSentence:
 
     def __init__(self, lm, steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, init: str = INIT,
                  gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
-                 num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE, start_temperature: float = START_TEMPERATURE,
-                 end_temperature: float = END_TEMPERATURE):
+                 num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE,
+                 start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
