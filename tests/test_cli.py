@@ -90,7 +90,7 @@ def test_unknown_model_is_one_line_and_exit_2(tmp_path, capsys):
     code = cli.main(["keywords", "dog", "--model", str(tmp_path / "no-such-model")])
     _, err = capsys.readouterr()
     assert code == 2 and len(err.splitlines()) == 1
-    assert err.startswith("error: ") and "cannot load the model" in err and "no-such-model" in err
+    assert err.startswith("error: ") and "no model at" in err and "no-such-model" in err
 
 
 def test_batch_runs_good_lines_and_reports_bad_ones_by_number(tmp_path, capsys):

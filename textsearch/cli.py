@@ -146,8 +146,10 @@ def batch_command(args: argparse.Namespace, make_generator) -> int:
 def build(make_generator, args: argparse.Namespace, device: str):
     try:
         return make_generator(args, device)
-    except (ValueError, OSError) as error:
-        raise UsageError(f"cannot load the model {args.model or '(embedded default)'}: {first_line(error)}") from None
+    except ValueError as error:                           # load_lm's own messages name the model and the fix
+        raise UsageError(first_line(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot load the model {args.model or '(built-in)'}: {first_line(error)}") from None
 
 
 def resolve_device(choice: str, local_rank: int | None = None) -> str:
