@@ -17,7 +17,6 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import NamedTuple, Sequence
 
 import torch
@@ -163,8 +162,7 @@ class KeywordsToSentence:
         then the lowest energy per token. Each is completed with the keywords it missed and its
         keyword tokens are locked (the bare keywords stand in for a draft that cannot be)."""
         sampler = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
-                            max_new_tokens=self.draft_tokens, temperature=self.draft_temperature,
-                            stop_at=self.stop_ids)
+                            max_new_tokens=self.draft_tokens, temperature=self.draft_temperature)
         tokens, _ = sampler.sample(self.num_drafts, generator)
         texts = list(dict.fromkeys(" ".join(self.lm.decode(t).split()) for t in tokens))
         ids = [self.lm.encode(text) for text in texts]
@@ -179,12 +177,6 @@ class KeywordsToSentence:
             usable = 0 < len(ids) <= self.max_len and not keywords.missing(self.lm.decode(ids))
             states.append(locked_state(ids, keywords, self.lm.decode) if usable else self.keyword_start(words, keywords))
         return states
-
-    @cached_property
-    def stop_ids(self) -> list[int]:
-        """Tokens that end a draft (EOS and any token with a newline), found once per model:
-        finding them decodes the whole vocabulary."""
-        return LMSampler(self.lm, max_new_tokens=1).stop.nonzero()[:, 0].tolist()
 
     def best_insertion(self, text: str, word: str) -> str:
         """`text` with `word` put where the LM finds it most fluent, then in its most fluent
