@@ -6,7 +6,6 @@ checks the file logic exactly; the real search runs in test_batch_torchrun.py.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
