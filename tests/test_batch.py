@@ -133,6 +133,18 @@ def test_resume_refuses_an_output_of_another_input(tmp_path):
     assert out.read_bytes() == before
 
 
+def test_resume_never_cuts_into_the_results_of_a_longer_input(tmp_path):
+    out = tmp_path / "out.jsonl"
+    batch.run_batch(SETS, str(out), fake_generate(1), progress=False)
+    before = out.read_bytes()
+    for fewer in ([], SETS[:2]):
+        with pytest.raises(ValueError, match="more than the"):
+            batch.run_batch(fewer, str(out), fake_generate(1), progress=False)
+    with pytest.raises(ValueError, match="choose another --output"):           # num 2: line 2 is not set 0's
+        batch.run_batch(SETS, str(out), fake_generate(2), num=2, progress=False)
+    assert out.read_bytes() == before
+
+
 def test_resume_refuses_a_file_that_is_not_jsonl(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text("hello\nworld\n")

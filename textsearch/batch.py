@@ -95,8 +95,11 @@ def complete_lines(path: str) -> tuple[list[dict], list[int]]:
 def finished_prefix(path: str, sets: Sequence[ConceptSet], num: int) -> tuple[list[dict], int]:
     """Result lines of the sets that the output already holds in full, and the byte length they take."""
     records, ends = complete_lines(path)
-    done = min(len(records) // num, len(sets))
-    for j, record in enumerate(records[:done * num]):
+    if len(records) > len(sets) * num:
+        raise ValueError(f"{path} holds {len(records)} lines, more than the {len(sets) * num} this input gives: "
+                         "choose another --output")
+    done = len(records) // num
+    for j, record in enumerate(records):
         expected = list(sets[j // num].keywords)
         if record.get("keywords") != expected:
             raise ValueError(f"{path} line {j + 1} holds {record.get('keywords')} where this input has {expected} "
