@@ -37,7 +37,7 @@ def build_parser() -> Parser:
                                         "(inflections allowed): language-model fluency plus a hard keyword constraint.",
                             epilog="Many processes: torchrun --nproc_per_node N -m textsearch.cli -- keywords "
                                    "--input FILE --output OUT.jsonl (the -- keeps torchrun off these options).")
-    k.add_argument("words", nargs="*", metavar="WORD", help="keywords, in the order you would like them")
+    k.add_argument("words", nargs="*", metavar="WORD", help="keywords (with --init keywords the search starts from them in this order)")
     k.add_argument("--num", type=positive, default=1, help="sentences per keyword set (default 1)")
     k.add_argument("--steps", type=positive, default=task.STEPS, help=f"MCMC steps per sentence (default {task.STEPS})")
     k.add_argument("--chains", type=positive, default=task.CHAINS,
