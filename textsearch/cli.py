@@ -44,6 +44,9 @@ def build_parser() -> Parser:
                    help=f"parallel chains per sentence; the best is kept (default {task.CHAINS})")
     k.add_argument("--top-k", type=positive, default=task.TOP_K,
                    help=f"candidate tokens per insert/replace (default {task.TOP_K})")
+    k.add_argument("--top-p", type=probability_mass, default=task.TOP_P,
+                   help=f"fewer candidates where the LM is sure: stop at this probability mass, at most "
+                        f"--top-k (default {task.TOP_P}; 1 = always top-k)")
     k.add_argument("--init", choices=task.INITS, default=task.INIT,
                    help=f"start from the keywords alone or from a prompted draft (default {task.INIT})")
     k.add_argument("--seed", type=int, default=0, help="same seed, same sentences (default 0)")
@@ -66,11 +69,22 @@ def positive(text: str) -> int:
     return value
 
 
+def probability_mass(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
 def load_generator(args: argparse.Namespace, device: str) -> task.KeywordsToSentence:
     """The real generator: the chosen LM behind the keyword task with the command's settings."""
     from .models import load_lm
     lm = load_lm(args.model, device=device)
-    return task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init)
+    return task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, top_p=args.top_p,
+                                   init=args.init)
 
 
 def main(argv: Sequence[str] | None = None,

@@ -31,6 +31,7 @@ from .sequences import State
 STEPS = 5
 CHAINS = 1
 TOP_K = 8
+TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
 INITS = ("draft", "keywords")
 INIT = "draft"
 GAMMA = 0.8
@@ -104,7 +105,7 @@ class KeywordsToSentence:
     """Keywords → sentences with `lm`: fluency + hard keyword constraint, edit moves, annealing."""
 
     def __init__(self, lm, steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, init: str = INIT,
-                 gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
+                 top_p: float = TOP_P, gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
                  num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE,
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
         if init not in INITS:
@@ -116,7 +117,7 @@ class KeywordsToSentence:
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
         self.num_drafts = num_drafts
         self.fluency = Fluency(lm, gamma=gamma)
-        self.proposal = EditProposal(lm, top_k=top_k, mode="exact", max_len=max_len)
+        self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
         self.schedule = Exponential(start_temperature, end_temperature)
 
     def check(self, words: Sequence[str]) -> list[str]:
