@@ -28,7 +28,8 @@ def parse_args() -> argparse.Namespace:
                         help="steps of the convergence study (default 64; 24 with --quick)")
     parser.add_argument("--chains", type=int, default=None,
                         help="independent chains whose states make the empirical distribution (default 4000)")
-    parser.add_argument("--anneal-steps", type=int, default=None, help="steps per annealing run (default 300)")
+    parser.add_argument("--anneal-steps", type=int, default=None, help="steps per annealing run (default 500)")
+    parser.add_argument("--anneal-chains", type=int, default=None, help="chains per schedule (default 16)")
     parser.add_argument("--sentence", default=None, help="sentence to shuffle and recover")
     parser.add_argument("--model", default=None, help="causal LM for the energy (default: the embedded SmolLM2-135M)")
     parser.add_argument("--plot", default=None, metavar="PATH", help="write the TV curves as a PNG (needs matplotlib)")
@@ -36,7 +37,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.steps = args.steps or (24 if args.quick else 64)
     args.chains = args.chains or (1000 if args.quick else 4000)
-    args.anneal_steps = args.anneal_steps or (40 if args.quick else 300)
+    args.anneal_steps = args.anneal_steps or (40 if args.quick else 500)
+    args.anneal_chains = args.anneal_chains or (4 if args.quick else 16)
     args.sentence = args.sentence or ("The cat sat down." if args.quick else "The cat sat on the mat.")
     return args
 
@@ -125,7 +127,7 @@ def annealing(args) -> None:
     energy = ts.objectives.Fluency(lm, gamma=1.0)
     original = lm.encode(args.sentence)
     generator = torch.Generator().manual_seed(args.seed)
-    chains = 4 if args.quick else 8
+    chains = args.anneal_chains
     shuffles = [[original[i] for i in torch.randperm(len(original), generator=generator).tolist()]
                 for _ in range(chains)]
     e_original = energy([original]).item()

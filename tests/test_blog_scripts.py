@@ -131,10 +131,10 @@ def test_part4_every_final_sentence_has_every_keyword():
 
     out = run_script("blog_part4_keywords.py")
     assert out.splitlines()[0].startswith("Reproduces 【搜出来的文本】⋅(四)")
-    sets = [words.split(", ") for words in rows(r"^keywords: (.*)$", out)]
-    finals = rows(r"^final: '(.*)'  energy ([\d.]+)  every keyword: (\w+)", out)
+    sets = [words.split(", ") for words in rows(r"^keywords: (.*?)  \(acceptance", out)]
+    finals = rows(r"^final \(energy [\d.]+, every keyword: (\w+)\): (.*)$", out)
     assert len(sets) == len(finals) >= 1 and sets[0] == ["dog", "frisbee", "catch"]
-    for words, (text, energy, verdict) in zip(sets, finals):
+    for words, (verdict, text) in zip(sets, finals):
         assert verdict == "yes" and ts.objectives.Keywords(words).missing(text) == []
     traces = rows(r"^\s+(\d+)  (init|insert|delete|replace)\s+([\d.]+)  (.*)$", out)
     assert traces[0][1] == "init" and traces[0][3] == "dog frisbee catch"      # the post's start: the keywords
