@@ -5,8 +5,9 @@ edit of one token is an edit of a word, and a word that was never a token of its
 cannot be built up from its characters. Editing characters, as the blog's part 4
 does, needs a character vocabulary. This adapter gives one to any `CausalLM`:
 
-- the vocabulary is every printable, non-space character that is a token of the LM on
-  its own (Gemma 3 has about 19,000, 11,700 of them CJK), plus an end token;
+- the vocabulary is every letter, digit or punctuation mark that is a token of the LM
+  on its own (Gemma 3 has about 19,000 single-character tokens, 11,700 of them CJK;
+  symbols, controls and spaces are left out), plus an end token;
   whitespace is dropped on encoding: Chinese is written without spaces;
 - `log_prob` scores the *text* of a character sequence, tokenized the LM's own way,
   so the energy of a sentence does not depend on how the edits segmented it;
@@ -23,6 +24,7 @@ its sequences, and building the adapter decodes the LM's vocabulary once.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 import torch
@@ -65,7 +67,7 @@ class CharacterLM:
         texts = lm.tokenizer.batch_decode([[i] for i in range(lm.vocab_size)])
         special = set(lm.tokenizer.all_special_ids)
         chars = sorted({t for i, t in enumerate(texts) if len(t) == 1 and i not in special
-                        and t.isprintable() and not t.isspace() and t != "\ufffd"})
+                        and unicodedata.category(t)[0] in "LNP"})
         self.tokenizer = CharacterTokenizer(chars)
         self.vocab_size = len(self.tokenizer)
         self.eos_id = self.tokenizer.eos_token_id
