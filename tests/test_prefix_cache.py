@@ -38,12 +38,13 @@ def score(lm, rows, reuse: bool):
 @pytest.mark.parametrize("token_budget", [24, 4096])
 def test_reuse_matches_plain_forward(token_budget):
     lm = make_tiny_lm(token_budget=token_budget)
+    lm.forward_overhead = 4
     rng = random.Random(token_budget)
     vocab = range(5, lm.vocab_size)
     reused = 0
     for _ in range(25):
         rows = candidate_batch(rng, vocab)
-        reused += plan_reuse([[lm.start_id] + r for r in rows]) is not None
+        reused += plan_reuse([[lm.start_id] + r for r in rows], overhead=4) is not None
         plain_lp, plain_last = score(lm, rows, reuse=False)
         shared_lp, shared_last = score(lm, rows, reuse=True)
         assert [len(t) for t in shared_lp] == [len(r) for r in rows]
@@ -68,25 +69,53 @@ def test_shared_prefixes_found():
 
 
 def test_plain_path_where_reuse_does_not_pay():
-    assert plan_reuse([[1, 2, 3, 4], [1, 5, 6, 7], [1, 8, 9, 10]]) is None       # only the start token shared
-    assert plan_reuse([[1, 2, 3, 4]]) is None
-    assert plan_reuse([[1], [1, 2, 3]]) is None                               # a row with nothing after the start
-    assert plan_reuse([[1, 2, 3, 4, 5], [1, 2, 3, 4, 6]]) == [4, 4]
+    shared = [[1, 2, 3, 4, 5], [1, 2, 3, 4, 6], [1, 2, 3, 4, 7]]                # 8 tokens saved
+    assert plan_reuse(shared, overhead=4) == [4, 4, 4]
+    assert plan_reuse(shared, overhead=8) is None                             # the extra forward costs more
+    assert plan_reuse([[1, 2, 3, 4], [1, 5, 6, 7], [1, 8, 9, 10]], overhead=2) is None     # the start token: 2 saved
+    assert plan_reuse([[1], [1, 2, 3]], overhead=0) is None                   # a row with nothing after the start
+
+
+def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):
+    """What a proposal does: the next-token distribution at each slot, then the sentences that fill
+    the slots, scored in one forward of the suffixes against the kept prefixes."""
+    states = [[5, 6, 7, 8, 9, 10], [11, 12, 13], [6, 6, 7, 8]]
+    slots = [2, 1, 3]
+    prefixes = [s[:i] for s, i in zip(states, slots)]
+    rows = [p + [c] + s[i + 1:] for p, s, i in zip(prefixes, states, slots) for c in (14, 15, 16, 17)]
+    plain = score(tiny_lm, rows, reuse=False)
+    tiny_lm.prefix_reuse, tiny_lm.forward_overhead = True, 1000        # dear passes: all suffixes in one
+    after = tiny_lm.next_token_logits(prefixes)
+    forwards = []
+    hook = tiny_lm.model.register_forward_hook(lambda module, args, kwargs_out: forwards.append(1))
+    try:
+        reused = tiny_lm._score(rows)
+    finally:
+        hook.remove()
+    assert len(forwards) == 1
+    for a, b in zip(plain[0], reused[0]):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=0)
+    torch.testing.assert_close(reused[1], plain[1], atol=1e-4, rtol=0)
+    torch.testing.assert_close(after, score(tiny_lm, prefixes, reuse=False)[1], atol=1e-4, rtol=0)
 
 
 @pytest.mark.slow
 def test_reuse_matches_plain_forward_on_the_real_model(default_lm):
     rng = random.Random(0)
     words = "The dog caught a red frisbee in the park while children were playing near the old tree".split()
-    rows = []
+    rows, prefixes = [], []
     for _ in range(6):
         sentence = default_lm.encode(" ".join(rng.sample(words, rng.randrange(6, len(words)))))
         place = rng.randrange(0, len(sentence))
+        prefixes.append(sentence[:place])
         rows += [sentence[:place] + [rng.randrange(300, 20000)] + sentence[place + 1:] for _ in range(8)]
-    assert plan_reuse([[default_lm.start_id] + r for r in rows]) is not None
+    assert plan_reuse([[default_lm.start_id] + r for r in rows], default_lm.forward_overhead) is not None
     plain_lp, plain_last = score(default_lm, rows, reuse=False)
     shared_lp, shared_last = score(default_lm, rows, reuse=True)
-    default_lm.prefix_reuse = True
-    for a, b in zip(plain_lp, shared_lp):
+    default_lm.next_token_logits(prefixes)                  # kept: the next scoring runs suffixes only
+    kept_lp, kept_last = default_lm._score(rows)
+    for a, b, c in zip(plain_lp, shared_lp, kept_lp):
         torch.testing.assert_close(b, a, atol=1e-3, rtol=0)
+        torch.testing.assert_close(c, a, atol=1e-3, rtol=0)
     torch.testing.assert_close(shared_last, plain_last, atol=1e-3, rtol=0)
+    torch.testing.assert_close(kept_last, plain_last, atol=1e-3, rtol=0)

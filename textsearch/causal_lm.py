@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .packing import forward_overhead, pack
-from .prefix_cache import forward_with_prefixes, plan_reuse, suffix_widths
+from .prefix_cache import PrefixStates, plan_reuse, run_prefixes, score_suffixes, suffix_widths
 from .sequences import pad
 from .token_model import TokenModel
 
@@ -31,6 +31,7 @@ class CausalLM(TokenModel):
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
         self.prefix_reuse = True        # run prefixes that rows share once (prefix_cache); False: plain forwards
         self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing)
+        self._recent: PrefixStates | None = None   # the last next_token_logits prefixes, cache included
 
     def log_prob(self, items) -> torch.Tensor:
         """Total log p of each item [n] (float64, CPU), first token included."""
@@ -43,8 +44,22 @@ class CausalLM(TokenModel):
         return token_lp
 
     def next_token_logits(self, prefixes) -> torch.Tensor:
-        """log p(· | start, prefix) for each prefix [n, V] (float32); a prefix may be empty."""
-        _, last = self._score(self._token_ids(prefixes))
+        """log p(· | start, prefix) for each prefix [n, V] (float32); a prefix may be empty.
+
+        The prefixes' key/value cache is kept until the next call, so scoring sentences that
+        extend them (a proposal's candidates) runs only what follows each prefix."""
+        return self._after([[self.start_id] + seq for seq in self._token_ids(prefixes)])
+
+    @torch.inference_mode()
+    def _after(self, rows: list[list[int]]) -> torch.Tensor:
+        last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
+        chunks = pack([len(r) for r in rows], self.token_budget, self.forward_overhead)
+        self._recent = None
+        for chunk in chunks:
+            states = run_prefixes(self.model, [rows[i] for i in chunk], self.pad_id, self.device)
+            last[chunk] = states.after[[states.index[tuple(rows[i])] for i in chunk]].cpu()
+        if len(chunks) == 1 and self.prefix_reuse:
+            self._recent = states
         return last
 
     @torch.inference_mode()
@@ -55,18 +70,28 @@ class CausalLM(TokenModel):
         rows = [[self.start_id] + seq for seq in sequences]
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
-        prefix = plan_reuse(rows) if self.prefix_reuse else None
+        prefix = plan_reuse(rows, self.forward_overhead, self._recent) if self.prefix_reuse else None
         widths = [len(r) for r in rows] if prefix is None else suffix_widths(rows, prefix)
         for chunk in pack(widths, self.token_budget, self.forward_overhead):
             chunk_rows = [rows[i] for i in chunk]
-            chunk_lp, chunk_last = self._forward(chunk_rows, with_last) if prefix is None else \
-                forward_with_prefixes(self.model, chunk_rows, [prefix[i] for i in chunk], self.pad_id, self.device,
-                                      with_last)
+            if prefix is None:
+                chunk_lp, chunk_last = self._forward(chunk_rows, with_last)
+            else:
+                lengths = [prefix[i] for i in chunk]
+                chunk_lp, chunk_last = score_suffixes(self.model, self._prefix_states(chunk_rows, lengths), chunk_rows,
+                                                      lengths, self.pad_id, self.device, with_last)
             if with_last:
                 last[chunk] = chunk_last
             for i, lp in zip(chunk, chunk_lp):
                 token_lp[i] = lp
         return token_lp, last
+
+    def _prefix_states(self, rows: list[list[int]], lengths: list[int]) -> PrefixStates:
+        """The kept states of the last next_token_logits call if they hold these prefixes; else a forward."""
+        prefixes = [tuple(r[:p]) for r, p in zip(rows, lengths)]
+        if self._recent is not None and self._recent.knows(prefixes):
+            return self._recent
+        return run_prefixes(self.model, prefixes, self.pad_id, self.device)
 
     def _forward(self, rows: list[list[int]], with_last: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """One padded forward: log p of each row's tokens after the first, and the last-position log-softmax."""
