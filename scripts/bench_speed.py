@@ -1,0 +1,306 @@
+"""Keyword-to-sentence speed against the model's raw forward throughput and a naive scorer.
+
+    python scripts/bench_speed.py [--quick] [--sets N] [--data dev.jsonl]
+
+Side by side, in one run:
+  1. raw forward throughput (tokens/s) at the batch shapes the sampler used: a bare
+     forward with log-softmax, every token real; the limit;
+  2. the sampler's scoring throughput: real (non-padding) tokens through the model per
+     second of search, everything included (proposals, padding, cache gathers, Python);
+     throughput_vs_raw = 2 / 1;
+  3. tokens through the model per MH step, against the naive reference below:
+     token_reduction_vs_naive;
+  4. seconds per concept set, drafts included, against the naive reference, with the
+     coverage and energies of both: e2e_speedup_vs_naive;
+  5. peak resident memory of a default CLI run, in a subprocess;
+  6. raw throughput against tokens per forward, which sets the default token budget.
+The naive reference is the same search with every candidate's whole sentence scored:
+no prefix reuse, no energy cache, always top-K candidates. The last line is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+import textsearch as ts
+from textsearch.keywords import KeywordsToSentence, seed_for
+from textsearch.samplers import base as sampler_base
+from textsearch.target import Target
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "commongen" / "dev.jsonl"
+FALLBACK_SETS = [["dog", "frisbee", "catch"], ["field", "look", "stand"], ["cook", "kitchen", "pan"],
+                 ["ski", "mountain", "snow"], ["read", "book", "chair"], ["ball", "throw", "boy"]]
+
+
+@dataclass
+class Forward:
+    phase: str          # "draft" or "search"
+    rows: int
+    width: int          # input tokens per row, padding included
+    past: int           # cached tokens per row it attended to
+    tokens: int         # real input tokens
+    seconds: float
+
+
+class ForwardMeter:
+    """Times and counts every forward of `model`; `phase` tags the ones that follow."""
+
+    def __init__(self, model):
+        self.model, self.forwards, self.phase = model, [], "search"
+        self._forward = model.forward
+        model.forward = self._timed
+
+    def _timed(self, *args, **kwargs):
+        ids, mask = kwargs["input_ids"], kwargs.get("attention_mask")
+        start = time.perf_counter()
+        out = self._forward(*args, **kwargs)
+        synchronize(ids.device)
+        rows, width = ids.shape
+        tokens = int(mask[:, -width:].sum()) if mask is not None else rows * width
+        past = mask.shape[1] - width if mask is not None else 0
+        self.forwards.append(Forward(self.phase, rows, width, past, tokens, time.perf_counter() - start))
+        return out
+
+    @contextmanager
+    def tagged(self, phase: str):
+        previous, self.phase = self.phase, phase
+        try:
+            yield
+        finally:
+            self.phase = previous
+
+    def take(self) -> list[Forward]:
+        forwards, self.forwards = self.forwards, []
+        return forwards
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class UncachedTarget(Target):
+    """The naive reference's target: every energy asked for is computed again."""
+
+    def energy(self, states):
+        self.cache.clear()
+        return super().energy(states)
+
+
+@contextmanager
+def naive_scoring(lm, generator: KeywordsToSentence):
+    """Score the way a plain CGMH implementation does: every candidate's whole sentence, each time,
+    always the top-K candidates."""
+    choice = generator.proposal.choice.candidates
+    top_p, lm.prefix_reuse = getattr(choice, "top_p", 1.0), False
+    if hasattr(choice, "top_p"):
+        choice.top_p = 1.0
+    try:
+        with mock.patch.object(sampler_base, "Target", UncachedTarget):
+            yield
+    finally:
+        lm.prefix_reuse = True
+        if hasattr(choice, "top_p"):
+            choice.top_p = top_p
+
+
+@dataclass
+class SetRun:
+    keywords: list[str]
+    text: str
+    energy: float
+    covered: bool
+    seconds: float
+    search_seconds: float
+    forwards: list[Forward]
+    requested: int
+    evaluated: int
+
+
+def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list[str]], seed: int) -> list[SetRun]:
+    """One search per set; drafts timed apart from the search, cache counts from the run's Result."""
+    runs = []
+    drafts, run = generator.drafts, generator.__class__.search
+    for words in sets:
+        draft_seconds, counts = [0.0], {}
+
+        def timed_drafts(*args):
+            start = time.perf_counter()
+            with meter.tagged("draft"):
+                out = drafts(*args)
+            draft_seconds[0] += time.perf_counter() - start
+            return out
+
+        sampler_run = sampler_base.MarkovSampler.run
+
+        def counted_run(self, *args, **kwargs):
+            result = sampler_run(self, *args, **kwargs)
+            counts.update(requested=result.requested, evaluated=result.evaluations)
+            return result
+
+        meter.take()
+        with mock.patch.object(generator, "drafts", timed_drafts), \
+                mock.patch.object(sampler_base.MarkovSampler, "run", counted_run):
+            result = run(generator, words, seed_for(seed, words))
+        runs.append(SetRun(words, result.text, result.energy, result.covered, result.seconds,
+                           result.seconds - draft_seconds[0], meter.take(), counts["requested"], counts["evaluated"]))
+    return runs
+
+
+def raw_throughput(lm, shapes: list[tuple[int, int]], repeats: int = 1) -> float:
+    """tokens/s of bare forwards with log-softmax at the given (rows, width), all tokens real."""
+    generator = torch.Generator().manual_seed(0)
+    total_tokens, total_seconds = 0, 0.0
+    with torch.inference_mode():
+        for rows, width in shapes:
+            ids = torch.randint(100, lm.vocab_size, (rows, width), generator=generator).to(lm.device)
+            lm.model(input_ids=ids, use_cache=False)                 # warm-up at this shape
+            for _ in range(repeats):
+                start = time.perf_counter()
+                lm.model(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
+                synchronize(lm.device)
+                total_seconds += time.perf_counter() - start
+                total_tokens += rows * width
+    return total_tokens / total_seconds
+
+
+def budget_sweep(lm, budgets: list[int], width: int = 16) -> list[tuple[int, float]]:
+    """(tokens per forward, raw tokens/s) at rows = tokens / width (one row of `budget` tokens below
+    `width`), best of three."""
+    shapes = [(max(1, budget // width), min(budget, width)) for budget in budgets]
+    return [(rows * w, max(raw_throughput(lm, [(rows, w)]) for _ in range(3))) for rows, w in shapes]
+
+
+def overhead_tokens(sweep: list[tuple[int, float]]) -> float:
+    """The fixed cost of a forward in tokens: a/b of seconds = a + b·tokens, fitted on the sweep's
+    points up to 256 tokens (where the cost still grows linearly)."""
+    points = [(tokens, tokens / rate) for tokens, rate in sweep if tokens <= 256]
+    mean_x = statistics.mean(x for x, _ in points)
+    mean_y = statistics.mean(y for _, y in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+    return (mean_y - slope * mean_x) / slope
+
+
+def sample_shapes(forwards: list[Forward], n: int) -> list[tuple[int, int]]:
+    """Up to n of the search's forward shapes, spread evenly over the run."""
+    step = max(1, len(forwards) // n)
+    return [(f.rows, f.width) for f in forwards[::step][:n]]
+
+
+def peak_rss_mb(words: list[str]) -> float:
+    """Peak RSS of `textsearch keywords WORDS` with default settings, in a fresh process."""
+    probe = ("import resource, sys\nfrom textsearch.cli import main\ncode = main(sys.argv[1:])\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\nsys.exit(code)")
+    out = subprocess.run([sys.executable, "-c", probe, "keywords", *words], check=True, capture_output=True,
+                         text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def read_sets(path: Path, n: int) -> list[list[str]]:
+    if not path.exists():
+        return FALLBACK_SETS[:n]
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line)["concept_set"].split("#") for line, _ in zip(handle, range(n))]
+
+
+def summary(runs: list[SetRun], steps: int) -> dict:
+    search = [f for r in runs for f in r.forwards if f.phase == "search"]
+    search_seconds = sum(r.search_seconds for r in runs)
+    return {
+        "seconds_per_set": statistics.mean(r.seconds for r in runs),
+        "draft_seconds_per_set": statistics.mean(r.seconds - r.search_seconds for r in runs),
+        "search_seconds_per_set": search_seconds / len(runs),
+        "tokens_per_step": sum(f.tokens for f in search) / (steps * len(runs)),
+        "padded_per_step": sum(f.rows * f.width for f in search) / (steps * len(runs)),
+        "forwards_per_step": len(search) / (steps * len(runs)),
+        "useful_tokens_per_s": sum(f.tokens for f in search) / search_seconds,
+        "model_seconds_share": sum(f.seconds for f in search) / search_seconds,
+        "coverage": statistics.mean(float(r.covered) for r in runs),
+        "mean_energy": statistics.mean(r.energy for r in runs),
+        "cache_hit_rate": 1 - sum(r.evaluated for r in runs) / sum(r.requested for r in runs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer concept sets and shapes (about 10 minutes)")
+    parser.add_argument("--sets", type=int, default=None, help="concept sets (default 4 quick, 12 full)")
+    parser.add_argument("--data", type=Path, default=DATA, help="CommonGen jsonl with concept_set fields")
+    parser.add_argument("--steps", type=int, default=None, help="search steps (default: the CLI's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)          # the CLI subprocess too
+    sets = read_sets(args.data, args.sets or (4 if args.quick else 12))
+    load = os.getloadavg()[0]
+
+    rss = peak_rss_mb(sets[0])
+    lm = ts.load_lm(device=args.device)
+    meter = ForwardMeter(lm.model)
+    generator = KeywordsToSentence(lm, **({"steps": args.steps} if args.steps else {}))
+    ours = run_sets(generator, meter, sets, args.seed)
+    with naive_scoring(lm, generator):
+        naive = run_sets(generator, meter, sets, args.seed)
+    shapes = sample_shapes([f for r in ours for f in r.forwards if f.phase == "search"], 24 if args.quick else 80)
+    raw = raw_throughput(lm, shapes)
+
+    sweep = budget_sweep(lm, [4, 64, 256, 1024] if args.quick else [1, 4, 16, 64, 128, 256, 512, 1024, 2048, 4096])
+    mine, ref = summary(ours, generator.steps), summary(naive, generator.steps)
+    figures = {
+        "throughput_vs_raw": mine["useful_tokens_per_s"] / raw,
+        "token_reduction_vs_naive": ref["tokens_per_step"] / mine["tokens_per_step"],
+        "e2e_speedup_vs_naive": ref["seconds_per_set"] / mine["seconds_per_set"],
+        "search_speedup_vs_naive": ref["search_seconds_per_set"] / mine["search_seconds_per_set"],
+        "peak_rss_mb": rss,
+        "raw_tokens_per_s": raw,
+        "useful_tokens_per_s": mine["useful_tokens_per_s"],
+        "cache_hit_rate": mine["cache_hit_rate"],
+        "equal_quality": mine["coverage"] >= ref["coverage"] and mine["mean_energy"] <= ref["mean_energy"] + 1e-3,
+        "budget_sweep": sweep, "token_budget": lm.token_budget, "forward_overhead_tokens": overhead_tokens(sweep),
+        "sets": len(sets), "steps": generator.steps, "chains": generator.chains,
+        "device": str(lm.device), "threads": torch.get_num_threads(),
+        "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
+        "ours": mine, "naive": ref,
+    }
+    print(f"keyword-to-sentence on {lm.device} ({torch.get_num_threads()} threads), {len(sets)} CommonGen sets, "
+          f"{generator.steps} steps x {generator.chains} chains; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"{'':28} {'ours':>10} {'naive':>10}")
+    for key in ("seconds_per_set", "draft_seconds_per_set", "search_seconds_per_set", "tokens_per_step", "padded_per_step",
+                "forwards_per_step", "useful_tokens_per_s", "model_seconds_share", "coverage", "mean_energy",
+                "cache_hit_rate"):
+        print(f"{key:28} {mine[key]:>10.3f} {ref[key]:>10.3f}")
+    print(f"{'raw forward tokens/s':28} {raw:>10.1f}   (bare forward + log-softmax at the search's shapes)")
+    print(f"{'throughput_vs_raw':28} {figures['throughput_vs_raw']:>10.3f}   (target >= 0.9)")
+    print(f"{'token_reduction_vs_naive':28} {figures['token_reduction_vs_naive']:>10.2f}   (target >= 4)")
+    print(f"{'e2e_speedup_vs_naive':28} {figures['e2e_speedup_vs_naive']:>10.2f}   (target >= 3; drafts included)")
+    print(f"{'search_speedup_vs_naive':28} {figures['search_speedup_vs_naive']:>10.2f}   (the search alone)")
+    print(f"{'equal_quality':28} {str(figures['equal_quality']):>10}   (coverage no lower, mean energy no higher)")
+    print(f"{'peak_rss_mb (CLI run)':28} {rss:>10.0f}   (target <= 1536)")
+    print("raw tokens/s by tokens per forward (width 16): "
+          + ", ".join(f"{b}: {t:.0f}" for b, t in sweep) + f"; token budget in use {lm.token_budget}")
+    print(f"a forward's fixed cost: {figures['forward_overhead_tokens']:.0f} tokens "
+          f"(packing assumes {lm.forward_overhead})")
+    for a, b in zip(ours, naive):
+        print(f"  {'#'.join(a.keywords):32} ours {a.energy:7.2f} {'ok' if a.covered else '--'} {a.text[:60]!r}")
+        print(f"  {'':32} naive {b.energy:6.2f} {'ok' if b.covered else '--'} {b.text[:60]!r}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
