@@ -240,6 +240,8 @@ def main() -> None:
     parser.add_argument("--sets", type=int, default=None, help="concept sets (default 4 quick, 12 full)")
     parser.add_argument("--data", type=Path, default=DATA, help="CommonGen jsonl with concept_set fields")
     parser.add_argument("--steps", type=int, default=None, help="search steps (default: the CLI's)")
+    parser.add_argument("--chains", type=int, default=None, help="chains per set (default: the CLI's)")
+    parser.add_argument("--top-k", type=int, default=None, help="candidates per slot (default: the CLI's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
@@ -253,7 +255,8 @@ def main() -> None:
     rss = peak_rss_mb(sets[0])
     lm = ts.load_lm(device=args.device)
     meter = ForwardMeter(lm.model)
-    generator = KeywordsToSentence(lm, **({"steps": args.steps} if args.steps else {}))
+    settings = {"steps": args.steps, "chains": args.chains, "top_k": args.top_k}
+    generator = KeywordsToSentence(lm, **{key: value for key, value in settings.items() if value})
     ours = run_sets(generator, meter, sets, args.seed)
     with naive_scoring(lm, generator):
         naive = run_sets(generator, meter, sets, args.seed)
@@ -274,12 +277,14 @@ def main() -> None:
         "equal_quality": mine["coverage"] >= ref["coverage"] and mine["mean_energy"] <= ref["mean_energy"] + 1e-3,
         "budget_sweep": sweep, "token_budget": lm.token_budget, "forward_overhead_tokens": overhead_tokens(sweep),
         "sets": len(sets), "steps": generator.steps, "chains": generator.chains,
+        "top_k": generator.proposal.choice.candidates.top_k, "top_p": generator.proposal.choice.candidates.top_p,
         "device": str(lm.device), "threads": torch.get_num_threads(),
         "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
         "ours": mine, "naive": ref,
     }
     print(f"keyword-to-sentence on {lm.device} ({torch.get_num_threads()} threads), {len(sets)} CommonGen sets, "
-          f"{generator.steps} steps x {generator.chains} chains; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+          f"{generator.steps} steps x {generator.chains} chains, top-k {figures['top_k']}, top-p {figures['top_p']}; "
+          f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
     print(f"{'':28} {'ours':>10} {'naive':>10}")
     for key in ("seconds_per_set", "draft_seconds_per_set", "search_seconds_per_set", "tokens_per_step", "padded_per_step",
                 "forwards_per_step", "useful_tokens_per_s", "model_seconds_share", "coverage", "mean_energy",
