@@ -91,7 +91,7 @@ def main() -> None:
     print(f"Reproduces 【搜出来的文本】⋅(四) keyword-to-sentence by insert / delete / replace: CGMH's MH sampling "
           f"from the keywords, {args.steps} steps, {args.chains} chain(s), top-{args.top_k} candidates; a trajectory "
           f"shows every accepted edit that changed the sentence.")
-    settings = dict(chains=args.chains, top_k=args.top_k, init="keywords")
+    settings = dict(chains=args.chains, top_k=args.top_k, top_p=1.0, init="keywords")     # plain top-K, as CGMH
     if args.language in ("english", "both"):
         print(f"\n== English, {args.model or 'SmolLM2-135M (embedded)'}, token-level edits ==")
         run_sets(KeywordsToSentence(ts.load_lm(args.model), **settings), args.english, args.steps, args.seed)
