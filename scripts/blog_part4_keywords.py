@@ -49,13 +49,18 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def one_line(text: str) -> str:
+    return " ⏎ ".join(line.strip() for line in text.splitlines())
+
+
 def changes(trace: list[TraceStep]) -> list[TraceStep]:
-    """The accepted edits that changed the sentence (a replace may draw the token that was there)."""
+    """The accepted edits that changed the sentence (a replace may draw the token that was there),
+    each on one line."""
     shown = trace[:1]
     for step in trace[1:]:
         if step.text != shown[-1].text:
             shown.append(step)
-    return shown
+    return [step._replace(text=one_line(step.text)) for step in shown]
 
 
 def run_sets(task: KeywordsToSentence, sets: list[list[str]], steps: int, seed: int) -> None:
@@ -75,7 +80,7 @@ def run_sets(task: KeywordsToSentence, sets: list[list[str]], steps: int, seed: 
             final = path[-1]
             print(format_trace(changes(path)))
             print(f"final (energy {final.energy:.2f}, every keyword: "
-                  f"{'yes' if keywords.covered([final.text])[0] else 'NO'}): {final.text}")
+                  f"{'yes' if keywords.covered([final.text])[0] else 'NO'}): {one_line(final.text)}")
 
 
 def gemma_installed() -> bool:
