@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-FORWARD_OVERHEAD = {"cpu": 16, "cuda": 4096}     # tokens a pass costs on its own (CPU measured on 2 cores)
+FORWARD_OVERHEAD = {"cpu": 40, "cuda": 4096}     # tokens a pass costs on its own (CPU: 38 measured on 2 cores)
 
 
 def forward_overhead(device: torch.device) -> int:
