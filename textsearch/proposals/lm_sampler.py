@@ -1,6 +1,7 @@
 """Continuations drawn from a causal LM, with their exact probability, for rejection and importance sampling.
 
-The prompt runs through the model once; its key/value cache is copied to every row
+The prompt runs through the model once (only its tail when the previous prompt began
+the same way: prompt_cache); its key/value cache is copied to every row
 of the batch and each new token costs one step of the cached model, not a re-run of
 the prefix. A row stops at a stop token or after `max_new_tokens`. The returned
 tokens are the continuation without the stop token, and log q is the probability
@@ -17,6 +18,7 @@ from functools import lru_cache
 
 import torch
 
+from ..prompt_cache import run_prompt
 from .base import SequenceDistribution
 from .candidates import cut_to_top_k, ordinary_tokens
 
@@ -92,10 +94,9 @@ class LMSampler(SequenceDistribution):
     @torch.inference_mode()
     def _sample_batch(self, n: int, generator) -> tuple[list[list[int]], torch.Tensor]:
         model, device = self.lm.model, self.lm.device
-        out = model(input_ids=torch.tensor([self.context], device=device), use_cache=True)
-        cache = out.past_key_values
+        cache, logits = run_prompt(model, self.context, device)
         cache.batch_repeat_interleave(n)
-        logits = out.logits[:, -1].expand(n, -1)
+        logits = logits.expand(n, -1)
         tokens: list[list[int]] = [[] for _ in range(n)]
         log_q = torch.zeros(n, dtype=torch.float64)
         done = torch.zeros(n, dtype=torch.bool)
