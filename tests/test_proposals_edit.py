@@ -158,7 +158,8 @@ def test_energies_come_from_one_objective_call_and_match_the_target(lm, objectiv
     calls = target.calls
     move = proposal.propose(states, energies, target)
     assert target.calls == calls + 1
-    torch.testing.assert_close(move.energies, objective([list(y.tokens) for y in move.states]))
+    # the model may sum a sentence's log-probs in another order when it reuses kept states
+    torch.testing.assert_close(move.energies, objective([list(y.tokens) for y in move.states]), atol=1e-4, rtol=0)
 
 
 def test_temperature_zero_only_goes_downhill(lm, objective):

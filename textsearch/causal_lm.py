@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from .packing import forward_overhead, pack
-from .prefix_cache import PrefixStates, plan_reuse, run_prefixes, score_suffixes, suffix_widths
+from .prefix_cache import Scored, plan_reuse, run_prefixes, score_suffixes, suffix_widths
+from .sentence_store import SentenceStore, captured_hidden, head_reads_hidden, stacked_cache
 from .sequences import pad
 from .token_model import TokenModel
 
@@ -31,7 +32,8 @@ class CausalLM(TokenModel):
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
         self.prefix_reuse = True        # run prefixes that rows share once (prefix_cache); False: plain forwards
         self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing)
-        self._recent: PrefixStates | None = None   # the last next_token_logits prefixes, cache included
+        # scored rows and prefixes with their states, where the logits are the LM head's alone
+        self.store = SentenceStore(self.model) if head_reads_hidden(self.model, self.start_id, self.device) else None
 
     def log_prob(self, items) -> torch.Tensor:
         """Total log p of each item [n] (float64, CPU), first token included."""
@@ -46,20 +48,29 @@ class CausalLM(TokenModel):
     def next_token_logits(self, prefixes) -> torch.Tensor:
         """log p(· | start, prefix) for each prefix [n, V] (float32); a prefix may be empty.
 
-        The prefixes' key/value cache is kept until the next call, so scoring sentences that
-        extend them (a proposal's candidates) runs only what follows each prefix."""
+        Prefixes of recently scored rows cost no forward; the others' states are kept, so
+        scoring sentences that extend them (a proposal's candidates) runs only what follows."""
         return self._after([[self.start_id] + seq for seq in self._token_ids(prefixes)])
+
+    @property
+    def _keeps(self) -> bool:
+        return self.prefix_reuse and self.store is not None
 
     @torch.inference_mode()
     def _after(self, rows: list[list[int]]) -> torch.Tensor:
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
-        chunks = pack([len(r) for r in rows], self.token_budget, self.forward_overhead)
-        self._recent = None
-        for chunk in chunks:
+        held = [i for i, r in enumerate(rows) if self._keeps and self.store.holds(r)]
+        if held:
+            last[held] = self.store.after([rows[i] for i in held]).cpu()
+        todo = sorted(set(range(len(rows))) - set(held))
+        for chunk in pack([len(rows[i]) for i in todo], self.token_budget, self.forward_overhead):
+            chunk = [todo[i] for i in chunk]
             states = run_prefixes(self.model, [rows[i] for i in chunk], self.pad_id, self.device)
             last[chunk] = states.after[[states.index[tuple(rows[i])] for i in chunk]].cpu()
-        if len(chunks) == 1 and self.prefix_reuse:
-            self._recent = states
+            if self._keeps:
+                prefixes = list(states.index)
+                self.store.add(prefixes, states.kv, states.hidden, [torch.arange(len(p)) for p in prefixes],
+                               [lp[: len(p) - 1] for lp, p in zip(states.token_lp.double().cpu(), prefixes)])
         return last
 
     @torch.inference_mode()
@@ -70,39 +81,49 @@ class CausalLM(TokenModel):
         rows = [[self.start_id] + seq for seq in sequences]
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
-        prefix = plan_reuse(rows, self.forward_overhead, self._recent) if self.prefix_reuse else None
-        widths = [len(r) for r in rows] if prefix is None else suffix_widths(rows, prefix)
+        kept = [i for i, r in enumerate(rows) if self._keeps and self.store.has(r)]     # scored before: no forward
+        for i in kept:
+            token_lp[i] = self.store.token_lp(rows[i])
+        if kept and with_last:
+            last[kept] = self.store.after([rows[i] for i in kept]).cpu()
+        todo = sorted(set(range(len(rows))) - set(kept))
+        rows_todo = [rows[i] for i in todo]
+        held = [self.store.longest_prefix(r) for r in rows_todo] if self._keeps else [None]
+        prefix = held if None not in held else plan_reuse(rows_todo, self.forward_overhead) if self.prefix_reuse else None
+        widths = [len(r) for r in rows_todo] if prefix is None else suffix_widths(rows_todo, prefix)
+        pinned = self.store.holders_of([r[:p] for r, p in zip(rows_todo, held)]) if None not in held else frozenset()
         for chunk in pack(widths, self.token_budget, self.forward_overhead):
-            chunk_rows = [rows[i] for i in chunk]
+            chunk_rows = [rows_todo[i] for i in chunk]
             if prefix is None:
-                chunk_lp, chunk_last = self._forward(chunk_rows, with_last)
+                scored = self._forward(chunk_rows, with_last)
             else:
                 lengths = [prefix[i] for i in chunk]
-                chunk_lp, chunk_last = score_suffixes(self.model, self._prefix_states(chunk_rows, lengths), chunk_rows,
-                                                      lengths, self.pad_id, self.device, with_last)
+                source = self.store if None not in held else \
+                    run_prefixes(self.model, [r[:p] for r, p in zip(chunk_rows, lengths)], self.pad_id, self.device)
+                scored = score_suffixes(self.model, source.gather(chunk_rows, lengths), chunk_rows, lengths,
+                                        self.pad_id, self.device, with_last)
+            if self._keeps:
+                self.store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp, pinned)
+            chunk = [todo[i] for i in chunk]
             if with_last:
-                last[chunk] = chunk_last
-            for i, lp in zip(chunk, chunk_lp):
+                last[chunk] = scored.last
+            for i, lp in zip(chunk, scored.token_lp):
                 token_lp[i] = lp
         return token_lp, last
 
-    def _prefix_states(self, rows: list[list[int]], lengths: list[int]) -> PrefixStates:
-        """The kept states of the last next_token_logits call if they hold these prefixes; else a forward."""
-        prefixes = [tuple(r[:p]) for r, p in zip(rows, lengths)]
-        if self._recent is not None and self._recent.knows(prefixes):
-            return self._recent
-        return run_prefixes(self.model, prefixes, self.pad_id, self.device)
-
-    def _forward(self, rows: list[list[int]], with_last: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    def _forward(self, rows: list[list[int]], with_last: bool = True) -> Scored:
         """One padded forward: log p of each row's tokens after the first, and the last-position log-softmax."""
         ids, mask = pad(rows, self.pad_id, self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                            use_cache=False).logits.float()
+        with captured_hidden(self.model) as hidden:
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=self._keeps)
+        logits = out.logits.float()
         log_norm = logits.logsumexp(-1)                                            # [n, L]
         target_lp = logits[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - log_norm[:, :-1]
         lengths = mask.sum(-1)
         end = (torch.arange(len(rows), device=self.device), lengths - 1)
         last = (logits[end] - log_norm[end][:, None]).cpu() if with_last else None
         target_lp = target_lp.double().cpu()
-        return [target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last
+        kv = stacked_cache(out.past_key_values) if self._keeps else None
+        return Scored([target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last, kv, hidden[0],
+                      [torch.arange(len(r)) for r in rows])

@@ -10,17 +10,18 @@ positions continue after the row's real prefix length). Log-probs equal the plai
 forward's up to float rounding; only the work shrinks.
 
 A proposal first asks for the next-token distribution after each slot's prefix and
-then scores the sentences that extend those prefixes; `PrefixStates` kept from the
-first call let the second skip its prefix forward altogether.
+then scores the sentences that extend those prefixes; the LM keeps the states of both
+(`sentence_store`), so the second call, and the next step's first, skip their prefix
+forward altogether.
 """
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from .sentence_store import Gathered, captured_hidden, model_cache, stacked_cache
 from .sequences import pad
 
 
@@ -28,13 +29,19 @@ from .sequences import pad
 class PrefixStates:
     """Distinct prefixes after one forward: what rows that extend them need."""
     index: dict[tuple[int, ...], int]    # prefix (start token included) → its row here
-    cache: object                         # the model's key/value cache, one row per prefix
+    kv: torch.Tensor                      # [2·layers, G, heads, P, head_dim] the key/value cache (stacked_cache)
     mask: torch.Tensor                    # [G, P] 1 on real tokens
+    hidden: torch.Tensor                  # [G, P, H] final hidden states
     token_lp: torch.Tensor                # [G, P-1] log p of each prefix token after the first
     after: torch.Tensor                   # [G, V] log-softmax of the token after each prefix
 
-    def knows(self, prefixes: Iterable[tuple[int, ...]]) -> bool:
-        return all(p in self.index for p in prefixes)
+    def gather(self, rows: Sequence[Sequence[int]], lengths: Sequence[int]) -> Gathered:
+        """Row i's prefix rows[i][:lengths[i]], one per row."""
+        group = [self.index[tuple(r[:p])] for r, p in zip(rows, lengths)]
+        at = torch.tensor(group, device=self.mask.device)
+        token_lp = self.token_lp.double().cpu()
+        return Gathered(self.kv[:, at], self.mask[at], self.hidden[at],
+                        [token_lp[g, : p - 1] for g, p in zip(group, lengths)], self.after[at])
 
 
 def common_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -58,31 +65,17 @@ def shared_prefix_lengths(rows: Sequence[Sequence[int]]) -> list[int]:
     return lengths
 
 
-def known_prefix_lengths(rows: Sequence[Sequence[int]], known: PrefixStates) -> list[int] | None:
-    """Per row, the longest prefix already in `known` that leaves a token to score; None if a row has none."""
-    lengths = []
-    for row in rows:
-        length = next((p for p in range(len(row) - 1, 0, -1) if tuple(row[:p]) in known.index), None)
-        if length is None:
-            return None
-        lengths.append(length)
-    return lengths
-
-
 def saved_tokens(rows: Sequence[Sequence[int]], lengths: Sequence[int]) -> int:
     """Tokens a plain forward runs that prefix reuse does not: every repeat of a prefix."""
     distinct = {tuple(r[:p]) for r, p in zip(rows, lengths)}
     return sum(lengths) - sum(len(prefix) for prefix in distinct)
 
 
-def plan_reuse(rows: Sequence[Sequence[int]], overhead: int, known: PrefixStates | None = None) -> list[int] | None:
-    """Prefix lengths when reuse pays, None for the plain path. Prefixes in `known` cost nothing;
-    otherwise sharing must save more tokens than the extra forward costs (`overhead`, in tokens)."""
+def plan_reuse(rows: Sequence[Sequence[int]], overhead: int) -> list[int] | None:
+    """Prefix lengths when reuse pays, None for the plain path: sharing must save more tokens than
+    the extra forward costs (`overhead`, in tokens)."""
     if not rows or min(len(r) for r in rows) < 2:
         return None
-    lengths = known_prefix_lengths(rows, known) if known is not None else None
-    if lengths is not None:
-        return lengths
     lengths = shared_prefix_lengths(rows)
     return lengths if saved_tokens(rows, lengths) > overhead else None
 
@@ -99,41 +92,48 @@ def run_prefixes(model, prefixes: Sequence[Sequence[int]], pad_id: int, device: 
     index = {tuple(p): None for p in prefixes}
     index = {p: g for g, p in enumerate(index)}
     ids, mask = pad([list(p) for p in index], pad_id, device)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                use_cache=True)
+    with captured_hidden(model) as hidden:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                    use_cache=True)
     logits = out.logits.float()
     log_norm = logits.logsumexp(-1)                                                      # [G, P]
     token_lp = logits[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - log_norm[:, :-1]   # [G, P-1]
     end = (torch.arange(len(index), device=device), mask.sum(-1) - 1)
-    return PrefixStates(index, out.past_key_values, mask, token_lp, logits[end] - log_norm[end][:, None])
+    return PrefixStates(index, stacked_cache(out.past_key_values), mask, hidden[0], token_lp,
+                        logits[end] - log_norm[end][:, None])
 
 
-def score_suffixes(model, states: PrefixStates, rows: Sequence[Sequence[int]], lengths: Sequence[int],
-                   pad_id: int, device: torch.device, with_last: bool = True
-                   ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-    """Per-token log p of each row's tokens after the first (float64, CPU) and, `with_last`, the
-    next-token log-softmax after each row [n, V] (float32, CPU), in one forward of the suffixes.
-    Row i's first `lengths[i]` tokens are a prefix in `states`, which stay as they were."""
-    group = [states.index[tuple(r[:p])] for r, p in zip(rows, lengths)]
-    row_group = torch.tensor(group, device=device)
-    cache = copy.deepcopy(states.cache)
-    cache.batch_select_indices(row_group)
-    mask = states.mask[row_group]
+@dataclass
+class Scored:
+    """A forward's results per row, and the states it leaves, to keep (`SentenceStore.add`)."""
+    token_lp: list[torch.Tensor]      # log p of each row's tokens after the first (float64, CPU)
+    last: torch.Tensor | None         # [n, V] next-token log-softmax after each row (float32, CPU)
+    kv: torch.Tensor | None           # [2·layers, n, heads, W, head_dim]; None when not kept
+    hidden: torch.Tensor              # [n, W, H]
+    columns: list[torch.Tensor]       # row i's tokens sit at columns[i] of kv and hidden
 
+
+def score_suffixes(model, prefix: Gathered, rows: Sequence[Sequence[int]], lengths: Sequence[int],
+                   pad_id: int, device: torch.device, with_last: bool = True) -> Scored:
+    """Per-token log p of each row and, `with_last`, the next-token log-softmax after each row, in one
+    forward of the suffixes. Row i's first `lengths[i]` tokens are `prefix`'s row i."""
     suffix_ids, suffix_mask = pad([list(r[p:]) for r, p in zip(rows, lengths)], pad_id, device)
-    positions = mask.sum(-1, keepdim=True) + torch.arange(suffix_ids.shape[1], device=device)
-    out = model(input_ids=suffix_ids, attention_mask=torch.cat([mask, suffix_mask], dim=1),
-                position_ids=positions, past_key_values=cache, use_cache=True)
+    positions = prefix.mask.sum(-1, keepdim=True) + torch.arange(suffix_ids.shape[1], device=device)
+    with captured_hidden(model) as hidden:
+        out = model(input_ids=suffix_ids, attention_mask=torch.cat([prefix.mask, suffix_mask], dim=1),
+                    position_ids=positions, past_key_values=model_cache(model, prefix.kv), use_cache=True)
     logits = out.logits.float()
     log_norm = logits.logsumexp(-1)                                                      # [n, S]
-    first_lp = states.after[row_group, suffix_ids[:, 0]]                                 # [n]
+    first_lp = prefix.after.gather(-1, suffix_ids[:, :1])[:, 0]                          # [n]
     suffix_lp = logits[:, :-1].gather(-1, suffix_ids[:, 1:, None])[..., 0] - log_norm[:, :-1]
     suffix_len = suffix_mask.sum(-1)
     end = (torch.arange(len(rows), device=device), suffix_len - 1)
     last = (logits[end] - log_norm[end][:, None]).cpu() if with_last else None
 
-    prefix_lp = states.token_lp.double().cpu()
     first_lp, suffix_lp = first_lp.double().cpu(), suffix_lp.double().cpu()
-    token_lp = [torch.cat([prefix_lp[g, : p - 1], first_lp[i: i + 1], suffix_lp[i, : s - 1]])
-                for i, (g, p, s) in enumerate(zip(group, lengths, suffix_len.tolist()))]
-    return token_lp, last
+    token_lp = [torch.cat([prefix.token_lp[i], first_lp[i: i + 1], suffix_lp[i, : s - 1]])
+                for i, s in enumerate(suffix_len.tolist())]
+    width = prefix.mask.shape[1]
+    columns = [torch.cat([torch.arange(p), width + torch.arange(s)]) for p, s in zip(lengths, suffix_len.tolist())]
+    return Scored(token_lp, last, stacked_cache(out.past_key_values),
+                  torch.cat([prefix.hidden, hidden[0]], dim=1), columns)

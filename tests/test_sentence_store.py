@@ -1,0 +1,130 @@
+"""Kept sentence states give the plain forward's log-probs, and spare the forwards they should."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from transformers import Gemma2Config, Gemma2ForCausalLM
+
+import textsearch as ts
+
+from conftest import make_tiny_lm, make_tiny_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def plain(lm, rows):
+    reuse, lm.prefix_reuse = lm.prefix_reuse, False
+    try:
+        return lm._score(rows)
+    finally:
+        lm.prefix_reuse = reuse
+
+
+def count_forwards(lm):
+    forwards = []
+    handle = lm.model.register_forward_hook(lambda module, args, out: forwards.append(1))
+    return forwards, handle
+
+
+def assert_same(scored, expected):
+    for a, b in zip(scored[0], expected[0]):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    torch.testing.assert_close(scored[1], expected[1], atol=1e-4, rtol=0)
+
+
+def test_a_sampler_step_after_scoring_runs_one_forward():
+    """Score sentences; then, as the next step does, ask for the slots' distributions (no forward) and
+    score the candidates that fill them (one forward): all as the plain forward gives them."""
+    lm = make_tiny_lm()
+    sentences = [[5, 6, 7, 8, 9, 10], [11, 12, 13], [6, 6, 7, 8]]
+    assert_same(lm._score(sentences), plain(lm, sentences))
+    slots = [2, 0, 4]
+    prefixes = [s[:i] for s, i in zip(sentences, slots)]
+    forwards, handle = count_forwards(lm)
+    try:
+        after = lm.next_token_logits(prefixes)
+        assert forwards == []
+        candidates = [p + [c] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots) for c in (14, 15, 16)]
+        scored = lm._score(candidates)
+        assert len(forwards) == 1
+    finally:
+        handle.remove()
+    torch.testing.assert_close(after, plain(lm, prefixes)[1], atol=1e-4, rtol=0)
+    assert_same(scored, plain(lm, candidates))
+
+
+def test_a_sentence_scored_again_costs_nothing_and_scores_the_same():
+    lm = make_tiny_lm()
+    rows = [[5, 6, 7, 8], [9, 10], [5, 6, 11]]
+    first = lm._score(rows)
+    forwards, handle = count_forwards(lm)
+    try:
+        again = lm._score(rows[::-1])
+    finally:
+        handle.remove()
+    assert forwards == []
+    for a, b in zip(first[0], again[0][::-1]):
+        assert torch.equal(a, b)
+    torch.testing.assert_close(again[1].flip(0), first[1], atol=1e-5, rtol=0)
+
+
+def test_exact_under_evictions():
+    """A store too small for a step's rows drops old ones: a miss costs a forward, never a wrong score."""
+    lm = make_tiny_lm()
+    lm.store.budget = 3000
+    rng = random.Random(0)
+    vocab = range(5, lm.vocab_size)
+    sentences = [[rng.choice(vocab) for _ in range(rng.randrange(2, 10))] for _ in range(3)]
+    scored_rows = set()
+    for _ in range(30):
+        slots = [rng.randrange(len(s)) for s in sentences]
+        prefixes = [s[:i] for s, i in zip(sentences, slots)]
+        torch.testing.assert_close(lm.next_token_logits(prefixes), plain(lm, prefixes)[1], atol=1e-4, rtol=0)
+        candidates = [p + [rng.choice(vocab)] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots)
+                      for _ in range(4)]
+        assert_same(lm._score(candidates), plain(lm, candidates))
+        assert lm.store.bytes <= lm.store.budget
+        scored_rows |= {tuple(c) for c in candidates}
+        sentences = [candidates[4 * c + rng.randrange(4)] for c in range(3)]
+    assert len(lm.store) < len(scored_rows) / 4, "the budget should have dropped most rows"
+
+
+def test_no_store_where_the_logits_are_more_than_the_head():
+    """Soft-capped logits (Gemma 2) are not the LM head of the hidden states: nothing is kept, scores stay right."""
+    tokenizer = make_tiny_tokenizer()
+    config = Gemma2Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                          num_attention_heads=2, num_key_value_heads=2, head_dim=8, initializer_range=0.5,
+                          final_logit_softcapping=3.0, bos_token_id=tokenizer.bos_token_id,
+                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    lm = ts.models.CausalLM(Gemma2ForCausalLM(config).eval(), tokenizer, device="cpu")
+    assert lm.store is None
+    rows = [[5, 6, 7, 8], [5, 6, 9], [10, 11]]
+    assert_same(lm._score(rows), plain(lm, rows))
+    assert make_tiny_lm().store is not None
+
+
+@pytest.mark.slow
+def test_kept_states_on_the_real_model(default_lm):
+    rng = random.Random(1)
+    words = "The dog caught a red frisbee in the park while children were playing near the old tree".split()
+    sentences = [default_lm.encode(" ".join(rng.sample(words, rng.randrange(6, len(words))))) for _ in range(4)]
+    default_lm._score(sentences)
+    slots = [rng.randrange(len(s)) for s in sentences]
+    prefixes = [s[:i] for s, i in zip(sentences, slots)]
+    candidates = [p + [rng.randrange(300, 20000)] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots)
+                  for _ in range(8)]
+    after = default_lm.next_token_logits(prefixes)
+    scored = default_lm._score(candidates)
+    torch.testing.assert_close(after, plain(default_lm, prefixes)[1], atol=1e-3, rtol=0)
+    expected = plain(default_lm, candidates)
+    for a, b in zip(scored[0], expected[0]):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
