@@ -128,3 +128,20 @@ def test_kept_states_on_the_real_model(default_lm):
     expected = plain(default_lm, candidates)
     for a, b in zip(scored[0], expected[0]):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_a_sequence_given_twice_is_scored_once(reuse):
+    lm = make_tiny_lm()
+    lm.prefix_reuse = reuse
+    rows = [[5, 6, 7], [8, 9], [5, 6, 7], [8, 9], [10]]
+    shapes = []
+    handle = lm.model.register_forward_pre_hook(lambda module, args, kwargs: shapes.append(kwargs["input_ids"].shape[0]),
+                                                with_kwargs=True)
+    try:
+        token_lp, last = lm._score(rows)
+    finally:
+        handle.remove()
+    assert sum(shapes) == 3
+    expected = make_tiny_lm()._score([[5, 6, 7], [8, 9], [10]])
+    assert_same((token_lp, last), ([expected[0][i] for i in (0, 1, 0, 1, 2)], expected[1][[0, 1, 0, 1, 2]]))

@@ -77,7 +77,13 @@ class CausalLM(TokenModel):
     def _score(self, sequences: list[list[int]], with_last: bool = True
                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Per-token log-probs of each sequence and (if asked: [n, V] leaves the device) the next-token
-        log-softmax after it."""
+        log-softmax after it. A sequence given twice is scored once."""
+        distinct = {tuple(seq): None for seq in sequences}
+        if len(distinct) < len(sequences):
+            distinct = {seq: i for i, seq in enumerate(distinct)}
+            token_lp, last = self._score([list(seq) for seq in distinct], with_last)
+            at = [distinct[tuple(seq)] for seq in sequences]
+            return [token_lp[i] for i in at], None if last is None else last[at]
         rows = [[self.start_id] + seq for seq in sequences]
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None

@@ -86,6 +86,7 @@ class SentenceStore:
         self.model, self.budget, self.bytes = model, budget, 0
         self.rows: OrderedDict[tuple[int, ...], Kept] = OrderedDict()
         self.holders: dict[tuple[int, ...], tuple[int, ...]] = {}      # prefix → a kept row that starts with it
+        self.last_after: dict[tuple[int, ...], torch.Tensor] = {}       # the last `after` call's distributions
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -138,9 +139,17 @@ class SentenceStore:
         return self.rows[key]
 
     def after(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
-        """log p(· | prefix) [n, V] for held prefixes, from the kept hidden states: no forward."""
-        hidden = torch.stack([self._holder(tuple(p)).hidden[len(p) - 1] for p in prefixes])
-        return log_softmax_after(self.model, hidden)
+        """log p(· | prefix) [n, V] for held prefixes, from the kept hidden states: no forward. The LM
+        head runs once per distinct prefix, and not again for a prefix of the last call (the candidates
+        scored after a slot's distribution start from the slot's prefix)."""
+        keys = [tuple(p) for p in prefixes]
+        known = {k: self.last_after[k] for k in keys if k in self.last_after}
+        distinct = list(dict.fromkeys(k for k in keys if k not in known))
+        if distinct:
+            hidden = torch.stack([self._holder(k).hidden[len(k) - 1] for k in distinct])
+            known.update(zip(distinct, log_softmax_after(self.model, hidden)))
+        self.last_after = known
+        return torch.stack([known[k] for k in keys])
 
     def gather(self, rows: Sequence[Sequence[int]], lengths: Sequence[int]) -> Gathered:
         """The held prefixes rows[i][:lengths[i]], left-aligned."""
@@ -152,6 +161,5 @@ class SentenceStore:
             kv[:, i, :, :p] = k.kv[:, :, :p]
             hidden[i, :p] = k.hidden[:p]
         mask = (torch.arange(width, device=kv.device) < torch.tensor(lengths, device=kv.device)[:, None]).long()
-        ends = hidden[torch.arange(len(rows)), torch.tensor(lengths) - 1]
         return Gathered(kv, mask, hidden, [k.token_lp[: p - 1] for k, p in zip(kept, lengths)],
-                        log_softmax_after(self.model, ends))
+                        self.after([r[:p] for r, p in zip(rows, lengths)]))
