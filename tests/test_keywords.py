@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
-from textsearch.keywords import (KeywordsToSentence, TraceStep, format_trace, locked_state, seed_for,
-                                 validate_keywords)
-from textsearch.objectives import Fluency, Keywords
+from textsearch.keywords import (FORM_WEIGHT, GAMMA, KeywordsToSentence, TraceStep, format_trace, locked_state, seed_for,
+                                 trimmed, validate_keywords)
+from textsearch.objectives import Fluency, Keywords, SentenceForm
+from textsearch.proposals import LMSampler
 
 def test_validate_keywords():
     assert validate_keywords([" dog ", "ice cream"]) == ["dog", "ice cream"]
@@ -58,7 +59,7 @@ def test_keyword_start_is_the_keywords_in_order_all_locked(tiny_lm):
 
 def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
     generator = KeywordsToSentence(tiny_lm)
-    fluency = Fluency(tiny_lm, gamma=0.8)
+    fluency = Fluency(tiny_lm, gamma=GAMMA, length_norm=True)
     words = "the cat sat on the mat".split()
     text = generator.best_insertion(" ".join(words), "dog")
 
@@ -92,7 +93,7 @@ def test_search_returns_a_covering_sentence_with_its_energy(tiny_lm, init):
     for result in (first, second):
         assert result.covered and result.keywords == ["dog", "ball"] and result.steps == 6
         assert Keywords(["dog", "ball"]).missing(result.text) == []
-        objective = Fluency(tiny_lm, gamma=0.8) + Keywords(["dog", "ball"])
+        objective = Fluency(tiny_lm, gamma=GAMMA, length_norm=True) + SentenceForm(FORM_WEIGHT) + Keywords(["dog", "ball"])
         assert math.isfinite(result.energy)
         assert result.energy == pytest.approx(objective([tiny_lm.encode(result.text)])[0].item(), rel=1e-5)
         assert result.seconds > 0
@@ -107,7 +108,7 @@ def test_search_is_no_worse_than_its_best_start(tiny_lm):
     words = ["dog", "ball"]
     keywords = Keywords(words)
     starts = generator.drafts(words, keywords, torch.Generator().manual_seed(seed_for(5, words)))
-    start_energy = (generator.fluency + keywords)(starts).min().item()
+    start_energy = (generator.fluency + generator.form + keywords)(starts).min().item()
     assert generator(words, seed=5)[0].energy <= start_energy
 
 
@@ -143,3 +144,29 @@ def test_default_model_writes_a_sentence_with_every_keyword(default_lm):
     assert result.covered, result.text
     assert Keywords(words).missing(result.text) == []
     assert len(result.text.split()) >= len(words) + 2       # a sentence, not the bare keywords
+
+
+def test_trimmed_cuts_what_comes_before_the_first_word():
+    assert trimmed("  , - the dog  sat.") == "the dog sat."
+    assert trimmed("“Run,” she said.") == "“Run,” she said."
+    assert trimmed("...") == ""
+
+
+def test_drafts_rank_by_energy_plus_a_cost_per_missing_keyword(tiny_lm, monkeypatch):
+    texts = ["the dog sat on the ball", "the dog sat", "a cat sat on the mat", ", the ball and the dog", "the dog sat"]
+    drawn = [tiny_lm.encode(t.lstrip(", ")) for t in texts]
+    monkeypatch.setattr(LMSampler, "sample", lambda self, n, generator=None: (drawn, torch.zeros(len(drawn))))
+    words, keywords = ["dog", "ball"], Keywords(["dog", "ball"])
+    for cost in (0.0, 2.0):
+        generator = KeywordsToSentence(tiny_lm, chains=4, missing_cost=cost)
+        starts = generator.drafts(words, keywords, torch.Generator())
+        distinct = list(dict.fromkeys(trimmed(t) for t in texts))
+        score = (generator.fluency + generator.form)([tiny_lm.encode(t) for t in distinct]) \
+            + GAMMA * cost * torch.tensor([float(len(keywords.missing(t))) for t in distinct])
+        for start, i in zip(starts, score.argsort().tolist()):
+            text = tiny_lm.decode(list(start.tokens))
+            assert keywords.missing(text) == [] and any(start.locked)
+            completed = text.split()
+            for word in keywords.missing(distinct[i]):             # what completion inserted, taken out again
+                completed.remove(word)
+            assert completed == distinct[i].split()

@@ -2,7 +2,7 @@
 import pytest
 
 from textsearch.objectives import Batch, SentenceForm
-from textsearch.objectives.sentence_form import ends_well, starts_well
+from textsearch.objectives.sentence_form import ends_well, sentence_breaks, starts_well
 
 
 @pytest.mark.parametrize("text, start, end", [
@@ -20,10 +20,22 @@ def test_ends(text, start, end):
     assert starts_well(text) is start and ends_well(text) is end
 
 
-def test_energy_counts_broken_ends_times_weight():
-    texts = ["A dog runs.", "a dog runs.", "A dog runs", ", a dog runs", "The end (of it)."]
+@pytest.mark.parametrize("text, breaks", [
+    ("A dog runs.", 0),
+    ("A bat costs $1.10. The ball costs $0.10.", 1),
+    ("He said “Stop!” and left. Then he ran! Why?", 2),
+    ("He ran... and fell.", 0),
+    ("他说：“好。”然后走了。", 0),
+    ("广州美食街开幕。欢迎光临。", 1),
+])
+def test_sentence_breaks(text, breaks):
+    assert sentence_breaks(text) == breaks
+
+
+def test_energy_counts_broken_ends_and_extra_sentences_times_weight():
+    texts = ["A dog runs.", "a dog runs.", "A dog runs", ", a dog runs", "The end (of it).", "A dog. A cat. A cow."]
     energies = SentenceForm(weight=2.5).energy(Batch([[]] * len(texts), texts=texts))
-    assert energies.tolist() == [0.0, 2.5, 2.5, 5.0, 0.0]
+    assert energies.tolist() == [0.0, 2.5, 2.5, 5.0, 0.0, 5.0]
 
 
 def test_reads_token_ids_through_the_tokenizer(tiny_lm):

@@ -1,6 +1,12 @@
 """Keyword-to-sentence: a fluent sentence that uses every keyword, found by search.
 
-    E(x) = −γ · log p_LM(x)  +  ∞ · [x misses a keyword (any inflection counts)]
+    E(x) = γ · mean −log p_LM(x_t | x_<t)  +  SentenceForm(x)
+           +  ∞ · [x misses a keyword (any inflection counts)]
+
+The fluency is the mean log-loss per token (the sentence end counted), not the sum:
+the sum favours ever shorter sentences, which read as fragments ("His hand is holding
+the wood."), while judges of fluency (SLOR, NLL per token) normalise by length too.
+SentenceForm charges a start or end that no sentence has and a second sentence.
 
 The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
 keyword tokens locked) under simulated annealing and keeps the lowest-energy
@@ -21,8 +27,9 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from .objectives import Fluency, Keywords
+from .objectives import Batch, Fluency, Keywords, SentenceForm
 from .objectives.keywords import word_forms
+from .objectives.sentence_form import OPENERS
 from .proposals import EditProposal, LMSampler
 from .samplers import Sample, SimulatedAnnealing
 from .schedules import Exponential
@@ -34,7 +41,9 @@ TOP_K = 8
 TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
 INITS = ("draft", "keywords")
 INIT = "draft"
-GAMMA = 0.8
+GAMMA = 12.0              # energy per nat of mean log-loss per token (Fluency with length_norm)
+FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence (SentenceForm)
+MISSING_COST = 1.0        # draft ranking: nats per token charged for each keyword a draft left out
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
 DRAFT_TOKENS = 24         # new tokens in a prompted draft
 NUM_DRAFTS = 16           # prompted drafts to choose the starts from
@@ -107,7 +116,8 @@ class KeywordsToSentence:
     def __init__(self, lm, steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, init: str = INIT,
                  top_p: float = TOP_P, gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
                  num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE,
-                 start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
+                 start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE,
+                 form_weight: float = FORM_WEIGHT, missing_cost: float = MISSING_COST):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
@@ -116,7 +126,8 @@ class KeywordsToSentence:
         self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
         self.num_drafts = num_drafts
-        self.fluency = Fluency(lm, gamma=gamma)
+        self.fluency = Fluency(lm, gamma=gamma, length_norm=True)
+        self.form, self.missing_cost = SentenceForm(form_weight), gamma * missing_cost
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
         self.schedule = Exponential(start_temperature, end_temperature)
 
@@ -137,7 +148,7 @@ class KeywordsToSentence:
     def search(self, words: list[str], seed: int, trace: bool = False) -> KeywordResult:
         started = time.perf_counter()
         keywords = Keywords(words)
-        objective = self.fluency + keywords
+        objective = self.fluency + self.form + keywords
         generator = torch.Generator().manual_seed(seed)
         starts = self.drafts(words, keywords, generator) if self.init == "draft" else \
             [self.keyword_start(words, keywords)] * self.chains
@@ -159,19 +170,21 @@ class KeywordsToSentence:
         return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
 
     def drafts(self, words: list[str], keywords: Keywords, generator: torch.Generator) -> list[State]:
-        """The best of `num_drafts` prompted drafts, one per chain: fewest missing keywords first,
-        then the lowest energy per token. Each is completed with the keywords it missed and its
-        keyword tokens are locked (the bare keywords stand in for a draft that cannot be)."""
+        """The best of `num_drafts` prompted drafts, one per chain, ranked by energy per token plus
+        `missing_cost` for each keyword left out: a fluent draft that misses one keyword often
+        repairs into a better sentence than a clumsy one that has them all. Each is completed
+        with the keywords it missed and its keyword tokens are locked (the bare keywords stand
+        in for a draft that cannot be)."""
         sampler = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
                             max_new_tokens=self.draft_tokens, temperature=self.draft_temperature)
         tokens, _ = sampler.sample(self.num_drafts, generator)
-        texts = list(dict.fromkeys(" ".join(self.lm.decode(t).split()) for t in tokens))
+        texts = list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens))
         ids = [self.lm.encode(text) for text in texts]
-        per_token = self.fluency(ids) / torch.tensor([len(i) + 1 for i in ids], dtype=torch.float64)
-        ranked = sorted(range(len(texts)), key=lambda i: (len(keywords.missing(texts[i])), per_token[i].item()))
+        missing = torch.tensor([len(keywords.missing(t)) for t in texts], dtype=torch.float64)
+        ranking = (self.fluency + self.form)(Batch(ids, tokenizer=self.lm.tokenizer)) + self.missing_cost * missing
         states = []
         for chain in range(self.chains):
-            text = texts[ranked[chain % len(ranked)]]
+            text = texts[int(ranking.argsort()[chain % len(texts)])]
             for word in keywords.missing(text):
                 text = self.best_insertion(text, word)
             ids = self.lm.encode(text)
@@ -192,6 +205,13 @@ class KeywordsToSentence:
         gap = first + int(torch.argmin(self.fluency([self.lm.encode(c) for c in gaps])))
         forms = [at(gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word else [at(gap, word)]
         return forms[int(torch.argmin(self.fluency([self.lm.encode(c) for c in forms])))]
+
+
+def trimmed(draft: str) -> str:
+    """A draft with its whitespace collapsed and anything before its first word or opening quote
+    (a comma, a dash) cut."""
+    text = " ".join(draft.split())
+    return text[next((i for i, ch in enumerate(text) if ch.isalnum() or ch in OPENERS), len(text)):]
 
 
 def locked_state(tokens: Sequence[int], keywords: Keywords, decode) -> State:

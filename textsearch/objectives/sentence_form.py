@@ -1,5 +1,7 @@
-"""SentenceForm: a sentence starts like one and ends like one."""
+"""SentenceForm: one sentence that starts like one and ends like one."""
 from __future__ import annotations
+
+import re
 
 import torch
 
@@ -9,6 +11,7 @@ from .base import Batch, Objective
 OPENERS = "\"'“‘(¿¡"
 ENDINGS = ".!?。！？…"
 CLOSERS = "\"'”’)」』"
+_BREAK = re.compile(r"[.!?…][\"'”’)]*\s+(?![a-z])(?=\S)|[。！？](?=[^\"'”’)」』])")
 
 
 def starts_well(text: str) -> bool:
@@ -18,6 +21,12 @@ def starts_well(text: str) -> bool:
     return bool(text) and text[0].isalnum() and not text[0].islower()
 
 
+def sentence_breaks(text: str) -> int:
+    """Sentence ends before the last one: a full stop, "!" or "?" followed by more text that does not
+    go on in lowercase ("Stop!" he said)."""
+    return len(_BREAK.findall(text.strip()))
+
+
 def ends_well(text: str) -> bool:
     """The last character before any closing quote or bracket ends a sentence."""
     text = text.strip().rstrip(CLOSERS)
@@ -25,12 +34,14 @@ def ends_well(text: str) -> bool:
 
 
 class SentenceForm(Objective):
-    """E(x) = weight · ([x does not start like a sentence] + [x does not end like one]).
+    """E(x) = weight · ([x does not start like a sentence] + [x does not end like one]
+                        + number of sentences after the first).
 
     A language model scored from its start token often prefers fragments: after
     `<|endoftext|>` SmolLM2 gives "-", "," or "'s" more probability than "The", so an
     edit search on fluency alone drifts to "- walks his dog on a leash." or drops a
-    sentence's last full stop. This term charges `weight` nats for each broken end.
+    sentence's last full stop, and a prompted draft may run on into a second sentence.
+    This term charges `weight` for each broken end and each extra sentence.
     It reads the decoded text; scripts with no case count any letter as a capital.
     """
 
@@ -38,7 +49,7 @@ class SentenceForm(Objective):
         self.weight = check_weight(weight)
 
     def energy(self, batch: Batch) -> torch.Tensor:
-        broken = [(not starts_well(text)) + (not ends_well(text)) for text in batch.texts]
+        broken = [(not starts_well(text)) + (not ends_well(text)) + sentence_breaks(text) for text in batch.texts]
         return self.weight * torch.tensor(broken, dtype=torch.float64)
 
     def __repr__(self) -> str:
