@@ -149,10 +149,12 @@ def test_a_model_that_is_not_a_language_model_is_refused():
         ts.proposals.EditProposal(object())
 
 
-def test_a_locked_position_is_refused(lm, objective):
+@pytest.mark.parametrize("conditional", ["topk", "mlm"])
+def test_a_locked_position_is_refused(lm, mlm, objective, conditional):
     target = Target(objective, torch.ones(1, dtype=torch.float64), None, torch.Generator().manual_seed(0))
+    proposal = ts.proposals.TopKConditional(lm) if conditional == "topk" else ts.proposals.MLMConditional(mlm)
     with pytest.raises(ValueError, match="locked"):
-        ts.proposals.TopKConditional(lm).propose_at([START], [1], target.energy([START]), target)
+        proposal.propose_at([START], [1], target.energy([START]), target)
 
 
 @pytest.mark.slow

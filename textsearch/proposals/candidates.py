@@ -31,6 +31,16 @@ class Slot:
         return self.state.insert(self.index, token) if self.insert else self.state.replace(self.index, token)
 
 
+def replacement_slots(states: list[State], positions: list[int | None]) -> tuple[list[int], list[Slot]]:
+    """The chains that have a position (None: this chain stays) and a replacement slot for each;
+    a ValueError for a locked position, which a conditional must never rewrite."""
+    rows = [c for c, i in enumerate(positions) if i is not None]
+    for c in rows:
+        if states[c].locked[positions[c]]:
+            raise ValueError(f"position {positions[c]} is locked: pick positions among State.editable")
+    return rows, [Slot(states[c], int(positions[c]), insert=False) for c in rows]
+
+
 def ordinary_tokens(model) -> torch.Tensor:
     """Boolean mask [V] of the tokens a proposal may write: real vocabulary, no special tokens."""
     tokenizer = model.tokenizer

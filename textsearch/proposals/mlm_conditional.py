@@ -16,7 +16,7 @@ import torch
 from ..sequences import State
 from ..target import Target
 from .base import Conditional, Move
-from .candidates import Candidates, Slot, cut_to_top_k
+from .candidates import Candidates, Slot, cut_to_top_k, replacement_slots
 
 
 class MLMConditional(Conditional):
@@ -35,11 +35,7 @@ class MLMConditional(Conditional):
 
     def propose_at(self, states: list[State], positions: list[int | None], energies: torch.Tensor,
                    target: Target) -> Move:
-        rows = [c for c, i in enumerate(positions) if i is not None]
-        for c in rows:
-            if states[c].locked[positions[c]]:
-                raise ValueError(f"position {positions[c]} is locked: pick positions among State.editable")
-        slots = [Slot(states[c], int(positions[c]), insert=False) for c in rows]
+        rows, slots = replacement_slots(states, positions)
         proposed, kinds = list(states), ["stay"] * len(states)
         forward = torch.zeros(len(states), dtype=torch.float64)
         reverse = torch.zeros(len(states), dtype=torch.float64)

@@ -15,7 +15,7 @@ import torch
 from ..sequences import State
 from ..target import Target
 from .base import Conditional, Move
-from .candidates import Slot
+from .candidates import replacement_slots
 from .weighted_choice import WeightedChoice
 
 
@@ -28,11 +28,7 @@ class TopKConditional(Conditional):
 
     def propose_at(self, states: list[State], positions: list[int | None], energies: torch.Tensor,
                    target: Target) -> Move:
-        rows = [c for c, i in enumerate(positions) if i is not None]
-        for c in rows:
-            if states[c].locked[positions[c]]:
-                raise ValueError(f"position {positions[c]} is locked: pick positions among State.editable")
-        slots = [Slot(states[c], int(positions[c]), insert=False) for c in rows]
+        rows, slots = replacement_slots(states, positions)
         chosen = self.choice(slots, [True] * len(slots), target.temperature[rows], target)
         current = torch.tensor([slot.state.tokens[slot.index] for slot in slots], dtype=torch.long)
         back = chosen.weights.log_prob(current)
