@@ -1,9 +1,12 @@
-"""run_prompt: a prompt that begins like the last one runs only its tail, with the same result."""
+"""run_prompt: a prompt's opening runs once; every prompt then runs its rest on that cache."""
 import pytest
 import torch
 from conftest import make_tiny_lm
 
+import textsearch as ts
 from textsearch.prompt_cache import run_prompt
+
+CPU = torch.device("cpu")
 
 
 def widths(model):
@@ -19,27 +22,43 @@ def full(model, tokens):
     return out.past_key_values, out.logits[:, -1]
 
 
-@pytest.mark.parametrize("second", [
-    [1, 5, 6, 7, 8, 9, 10],        # departs after four tokens
-    [1, 5, 6, 7, 8, 11, 12, 13],   # extends the first
-    [1, 5, 6],                     # a prefix of the first
-    [1, 5, 6, 7, 8, 11],           # the same prompt again
-])
-def test_next_prompt_runs_its_tail_and_matches_a_full_forward(second):
+def test_the_opening_runs_once_and_every_prompt_matches_a_full_forward():
     model = make_tiny_lm(seed=3).model
-    first = [1, 5, 6, 7, 8, 11]
     seen = widths(model)
+    prompts = [[1, 5, 6, 7, 8, 11], [1, 5, 6, 7, 9], [1, 5, 6, 7, 8, 11]]
     with torch.inference_mode():
-        run_prompt(model, first, torch.device("cpu"))
-        cache, last = run_prompt(model, second, torch.device("cpu"))
-        shared = min(next(i for i, (a, b) in enumerate(zip(first + [-1], second + [-2])) if a != b), len(second) - 1)
-        assert seen == [len(first)] + ([] if second == first else [len(second) - shared])
-        ref_cache, ref_last = full(model, second)
-        assert torch.allclose(last, ref_last, atol=1e-5)
-        # the returned cache carries on like the full one, and it is the caller's to change
-        step = torch.tensor([[4]])
-        after = model(input_ids=step, past_key_values=cache, use_cache=True).logits[:, -1]
-        ref_after = model(input_ids=step, past_key_values=ref_cache, use_cache=True).logits[:, -1]
-        assert torch.allclose(after, ref_after, atol=1e-5)
-        _, again = run_prompt(model, second, torch.device("cpu"))
-        assert torch.allclose(again, ref_last, atol=1e-5)
+        for tokens in prompts:
+            cache, last = run_prompt(model, tokens, 4, CPU)
+            ref_cache, ref_last = full(model, tokens)
+            assert torch.allclose(last, ref_last, atol=1e-5)
+            step = torch.tensor([[4]])        # the returned cache carries on like the full one, and is the caller's
+            after = model(input_ids=step, past_key_values=cache, use_cache=True).logits[:, -1]
+            ref_after = model(input_ids=step, past_key_values=ref_cache, use_cache=True).logits[:, -1]
+            assert torch.allclose(after, ref_after, atol=1e-5)
+    # per prompt: [the opening, first time only], its rest, the full reference, the two steps
+    assert seen == [4, 2, 6, 1, 1] + [1, 5, 1, 1] + [2, 6, 1, 1]
+
+
+def test_results_do_not_depend_on_the_prompts_run_before():
+    model = make_tiny_lm(seed=3).model
+    with torch.inference_mode():
+        alone = run_prompt(model, [1, 5, 6, 7, 9], 3, CPU)[1]
+        run_prompt(model, [1, 5, 6, 2, 2, 2], 3, CPU)
+        run_prompt(model, [1, 5, 8, 7, 9], 3, CPU)                   # another opening replaces the kept one
+        assert torch.equal(run_prompt(model, [1, 5, 6, 7, 9], 3, CPU)[1], alone)
+
+
+def test_an_opening_that_leaves_nothing_to_run_is_refused():
+    with pytest.raises(ValueError, match="opening"):
+        run_prompt(make_tiny_lm().model, [1, 5], 2, CPU)
+
+
+def test_lm_sampler_with_an_opening_draws_what_it_draws_without():
+    lm = make_tiny_lm(seed=2)
+    plain = ts.proposals.LMSampler(lm, prompt="the cat sat on", max_new_tokens=4)
+    opened = ts.proposals.LMSampler(lm, prompt="the cat sat on", max_new_tokens=4, opening="the cat")
+    assert plain.opening == 0 and opened.opening == 3              # start token, "the", "cat"
+    a, log_a = plain.sample(20, torch.Generator().manual_seed(0))
+    b, log_b = opened.sample(20, torch.Generator().manual_seed(0))
+    assert a == b and torch.allclose(log_a, log_b, atol=1e-5)
+    assert ts.proposals.LMSampler(lm, prompt="the cat sat", opening="a dog").opening == 0

@@ -59,24 +59,21 @@ def build_parser() -> Parser:
     return parser
 
 
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def argument_type(convert: Callable[[str], float], ok: Callable[[float], bool], kind: str, rule: str):
+    """An argparse type: `convert` the text, then check it with `ok`; each failure says what was expected."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+        return value
+    return parse
 
 
-def probability_mass(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+positive = argument_type(int, lambda v: v >= 1, "a whole number", "must be at least 1")
+probability_mass = argument_type(float, lambda v: 0 < v <= 1, "a number", "must be in (0, 1]")
 
 
 def load_generator(args: argparse.Namespace, device: str) -> task.KeywordsToSentence:

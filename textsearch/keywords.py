@@ -47,15 +47,16 @@ MISSING_COST = 1.0        # draft ranking: nats per token charged for each keywo
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
 DRAFT_TOKENS = 24         # new tokens in a prompted draft
 NUM_DRAFTS = 16           # prompted drafts to choose the starts from
-DRAFT_TEMPERATURE = 0.8   # of the sampled drafts (the first draft is greedy)
+DRAFT_TEMPERATURE = 0.8   # of the sampled drafts
 START_TEMPERATURE, END_TEMPERATURE = 0.3, 0.01     # annealing schedule of the repair search
-DRAFT_PROMPT = "".join(f"Keywords: {k}\nSentence: {v}\n" for k, v in [
+DRAFT_EXAMPLES = "".join(f"Keywords: {k}\nSentence: {v}\n" for k, v in [
     ("kitchen, cook, meal", "A man is cooking a meal in the kitchen."),
     ("river, boat, row, friend", "Two friends row a boat down the river."),
     ("guitar, sing, stage", "A woman sings and plays the guitar on stage."),
     ("bench, book, old, read, sit", "An old man sits on a bench reading a book."),
     ("paint, wall, brush", "He paints the wall with a brush."),
-]) + "Keywords: {keywords}\nSentence:"
+])
+DRAFT_PROMPT = DRAFT_EXAMPLES + "Keywords: {keywords}\nSentence:"
 """A few-shot completion prompt: small LMs follow examples far better than instructions."""
 
 
@@ -176,7 +177,8 @@ class KeywordsToSentence:
         with the keywords it missed and its keyword tokens are locked (the bare keywords stand
         in for a draft that cannot be)."""
         sampler = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
-                            max_new_tokens=self.draft_tokens, temperature=self.draft_temperature)
+                            max_new_tokens=self.draft_tokens, temperature=self.draft_temperature,
+                            opening=DRAFT_EXAMPLES)
         tokens, _ = sampler.sample(self.num_drafts, generator)
         texts = list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens))
         ids = [self.lm.encode(text) for text in texts]

@@ -1,7 +1,7 @@
 """Continuations drawn from a causal LM, with their exact probability, for rejection and importance sampling.
 
-The prompt runs through the model once (only its tail when the previous prompt began
-the same way: prompt_cache); its key/value cache is copied to every row
+The prompt runs through the model once (only its tail when its `opening` has run
+before: prompt_cache); its key/value cache is copied to every row
 of the batch and each new token costs one step of the cached model, not a re-run of
 the prefix. A row stops at a stop token or after `max_new_tokens`. The returned
 tokens are the continuation without the stop token, and log q is the probability
@@ -35,11 +35,15 @@ class LMSampler(SequenceDistribution):
     `stop_at`: token ids, or strings that stop at any token whose text contains them;
     the EOS token always stops. `chat=True` wraps the prompt in the tokenizer's chat
     template as a user turn (for instruct models such as the built-in SmolLM2).
+    `opening`: the beginning of a text prompt that other prompts share (a few-shot
+    template); its key/value cache is kept, so the next sampler with the same opening
+    runs only the rest of its prompt.
     """
 
     def __init__(self, lm, prompt: str | Sequence[int] | None = None, max_new_tokens: int = 32,
                  temperature: float = 1.0, top_k: int | None = None,
-                 stop_at: Iterable[int | str] = ("\n",), chat: bool = False, batch_size: int = 64):
+                 stop_at: Iterable[int | str] = ("\n",), chat: bool = False, batch_size: int = 64,
+                 opening: str | None = None):
         if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
         if not temperature > 0:
@@ -51,6 +55,7 @@ class LMSampler(SequenceDistribution):
         self.lm, self.tokenizer = lm, lm.tokenizer
         self.max_new_tokens, self.temperature, self.top_k, self.batch_size = max_new_tokens, float(temperature), top_k, batch_size
         self.context = self._context(prompt, chat)
+        self.opening = self._opening(opening, chat)
         self.stop = self._stop_mask(stop_at)
         self.allowed = ordinary_tokens(lm) | self.stop
 
@@ -63,6 +68,15 @@ class LMSampler(SequenceDistribution):
             return self.tokenizer(ids, add_special_tokens=False)["input_ids"]
         ids = [] if prompt is None else self.lm.encode(prompt) if isinstance(prompt, str) else [int(t) for t in prompt]
         return [self.lm.start_id] + ids
+
+    def _opening(self, opening: str | None, chat: bool) -> int:
+        """How many context tokens the opening covers (0: none, or it does not tokenize as the prompt's start)."""
+        if opening is None:
+            return 0
+        if chat:
+            raise ValueError("opening= works with plain text prompts, not with chat=True")
+        ids = [self.lm.start_id] + self.lm.encode(opening)
+        return len(ids) if len(ids) < len(self.context) and self.context[:len(ids)] == ids else 0
 
     def _stop_mask(self, stop_at: Iterable[int | str]) -> torch.Tensor:
         stop = torch.zeros(self.lm.vocab_size, dtype=torch.bool)
@@ -94,7 +108,7 @@ class LMSampler(SequenceDistribution):
     @torch.inference_mode()
     def _sample_batch(self, n: int, generator) -> tuple[list[list[int]], torch.Tensor]:
         model, device = self.lm.model, self.lm.device
-        cache, logits = run_prompt(model, self.context, device)
+        cache, logits = run_prompt(model, self.context, self.opening, device)
         cache.batch_repeat_interleave(n)
         logits = logits.expand(n, -1)
         tokens: list[list[int]] = [[] for _ in range(n)]
