@@ -85,13 +85,14 @@ def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):
     rows = [p + [c] + s[i + 1:] for p, s, i in zip(prefixes, states, slots) for c in (14, 15, 16, 17)]
     plain = score(tiny_lm, rows, reuse=False)
     tiny_lm.prefix_reuse, tiny_lm.forward_overhead = True, 1000        # dear passes: all suffixes in one
-    after = tiny_lm.next_token_logits(prefixes)
-    forwards = []
-    hook = tiny_lm.model.register_forward_hook(lambda module, args, kwargs_out: forwards.append(1))
-    try:
-        reused = tiny_lm._score(rows)
-    finally:
-        hook.remove()
+    with tiny_lm.keeping_states():                                       # as in a sampler run
+        after = tiny_lm.next_token_logits(prefixes)
+        forwards = []
+        hook = tiny_lm.model.register_forward_hook(lambda module, args, kwargs_out: forwards.append(1))
+        try:
+            reused = tiny_lm._score(rows)
+        finally:
+            hook.remove()
     assert len(forwards) == 1
     for a, b in zip(plain[0], reused[0]):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=0)
@@ -112,8 +113,9 @@ def test_reuse_matches_plain_forward_on_the_real_model(default_lm):
     assert plan_reuse([[default_lm.start_id] + r for r in rows], default_lm.forward_overhead) is not None
     plain_lp, plain_last = score(default_lm, rows, reuse=False)
     shared_lp, shared_last = score(default_lm, rows, reuse=True)
-    default_lm.next_token_logits(prefixes)                  # kept: the next scoring runs suffixes only
-    kept_lp, kept_last = default_lm._score(rows)
+    with default_lm.keeping_states():
+        default_lm.next_token_logits(prefixes)              # kept: the next scoring runs suffixes only
+        kept_lp, kept_last = default_lm._score(rows)
     for a, b, c in zip(plain_lp, shared_lp, kept_lp):
         torch.testing.assert_close(b, a, atol=1e-3, rtol=0)
         torch.testing.assert_close(c, a, atol=1e-3, rtol=0)

@@ -8,6 +8,7 @@ import torch
 from transformers import Gemma2Config, Gemma2ForCausalLM
 
 import textsearch as ts
+from textsearch.sentence_store import SentenceStore
 
 from conftest import make_tiny_lm, make_tiny_tokenizer
 
@@ -18,6 +19,12 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def keeping(lm):
+    """The LM with its store open, as within `keeping_states` (a sampler run)."""
+    lm.store = SentenceStore(lm.model)
+    return lm
 
 
 def plain(lm, rows):
@@ -43,7 +50,7 @@ def assert_same(scored, expected):
 def test_a_sampler_step_after_scoring_runs_one_forward():
     """Score sentences; then, as the next step does, ask for the slots' distributions (no forward) and
     score the candidates that fill them (one forward): all as the plain forward gives them."""
-    lm = make_tiny_lm()
+    lm = keeping(make_tiny_lm())
     sentences = [[5, 6, 7, 8, 9, 10], [11, 12, 13], [6, 6, 7, 8]]
     assert_same(lm._score(sentences), plain(lm, sentences))
     slots = [2, 0, 4]
@@ -62,7 +69,7 @@ def test_a_sampler_step_after_scoring_runs_one_forward():
 
 
 def test_a_sentence_scored_again_costs_nothing_and_scores_the_same():
-    lm = make_tiny_lm()
+    lm = keeping(make_tiny_lm())
     rows = [[5, 6, 7, 8], [9, 10], [5, 6, 11]]
     first = lm._score(rows)
     forwards, handle = count_forwards(lm)
@@ -78,7 +85,7 @@ def test_a_sentence_scored_again_costs_nothing_and_scores_the_same():
 
 def test_exact_under_evictions():
     """A store too small for a step's rows drops old ones: a miss costs a forward, never a wrong score."""
-    lm = make_tiny_lm()
+    lm = keeping(make_tiny_lm())
     lm.store.budget = 3000
     rng = random.Random(0)
     vocab = range(5, lm.vocab_size)
@@ -106,10 +113,12 @@ def test_no_store_where_the_logits_are_more_than_the_head():
                           eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
     lm = ts.models.CausalLM(Gemma2ForCausalLM(config).eval(), tokenizer, device="cpu")
-    assert lm.store is None
-    rows = [[5, 6, 7, 8], [5, 6, 9], [10, 11]]
-    assert_same(lm._score(rows), plain(lm, rows))
-    assert make_tiny_lm().store is not None
+    assert not lm.can_keep
+    with lm.keeping_states():
+        assert lm.store is None
+        rows = [[5, 6, 7, 8], [5, 6, 9], [10, 11]]
+        assert_same(lm._score(rows), plain(lm, rows))
+    assert make_tiny_lm().can_keep
 
 
 @pytest.mark.slow
@@ -117,6 +126,11 @@ def test_kept_states_on_the_real_model(default_lm):
     rng = random.Random(1)
     words = "The dog caught a red frisbee in the park while children were playing near the old tree".split()
     sentences = [default_lm.encode(" ".join(rng.sample(words, rng.randrange(6, len(words))))) for _ in range(4)]
+    with default_lm.keeping_states():
+        check_kept_states(default_lm, sentences, rng)
+
+
+def check_kept_states(default_lm, sentences, rng):
     default_lm._score(sentences)
     slots = [rng.randrange(len(s)) for s in sentences]
     prefixes = [s[:i] for s, i in zip(sentences, slots)]
@@ -132,7 +146,7 @@ def test_kept_states_on_the_real_model(default_lm):
 
 @pytest.mark.parametrize("reuse", [True, False])
 def test_a_sequence_given_twice_is_scored_once(reuse):
-    lm = make_tiny_lm()
+    lm = keeping(make_tiny_lm())
     lm.prefix_reuse = reuse
     rows = [[5, 6, 7], [8, 9], [5, 6, 7], [8, 9], [10]]
     shapes = []
@@ -145,3 +159,19 @@ def test_a_sequence_given_twice_is_scored_once(reuse):
     assert sum(shapes) == 3
     expected = make_tiny_lm()._score([[5, 6, 7], [8, 9], [10]])
     assert_same((token_lp, last), ([expected[0][i] for i in (0, 1, 0, 1, 2)], expected[1][[0, 1, 0, 1, 2]]))
+
+
+def test_states_are_kept_for_a_sampler_run_only():
+    """A run starts from an empty store and leaves none behind: its scores never depend on an earlier run."""
+    lm = make_tiny_lm()
+    proposal = ts.proposals.EditProposal(lm, top_k=4, max_len=8)
+    objective = ts.objectives.Fluency(lm)
+    sizes = []
+    sampler = ts.samplers.MetropolisHastings(proposal, steps=5, chains=2, seed=0)
+    first = sampler.run(objective, init=[5, 6, 7], callback=lambda *args: sizes.append(len(lm.store)),
+                        progress=False)
+    assert lm.store is None and min(sizes) > 0
+    lm._score([[5, 6, 8, 9], [7, 7]])                    # outside a run: nothing kept
+    assert lm.store is None
+    again = sampler.run(objective, init=[5, 6, 7], progress=False)
+    assert torch.equal(first.trace, again.trace)

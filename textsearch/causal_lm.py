@@ -8,6 +8,9 @@ on what else is in the batch.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from .packing import forward_overhead, pack
@@ -32,8 +35,9 @@ class CausalLM(TokenModel):
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
         self.prefix_reuse = True        # run prefixes that rows share once (prefix_cache); False: plain forwards
         self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing)
-        # scored rows and prefixes with their states, where the logits are the LM head's alone
-        self.store = SentenceStore(self.model) if head_reads_hidden(self.model, self.start_id, self.device) else None
+        # scored rows and prefixes with their states, inside `keeping_states` (where the logits are the LM head's alone)
+        self.can_keep = head_reads_hidden(self.model, self.start_id, self.device)
+        self.store: SentenceStore | None = None
 
     def log_prob(self, items) -> torch.Tensor:
         """Total log p of each item [n] (float64, CPU), first token included."""
@@ -48,9 +52,25 @@ class CausalLM(TokenModel):
     def next_token_logits(self, prefixes) -> torch.Tensor:
         """log p(· | start, prefix) for each prefix [n, V] (float32); a prefix may be empty.
 
-        Prefixes of recently scored rows cost no forward; the others' states are kept, so
-        scoring sentences that extend them (a proposal's candidates) runs only what follows."""
+        Within `keeping_states`, prefixes of recently scored rows cost no forward and the others'
+        states are kept, so scoring sentences that extend them (a proposal's candidates) runs only
+        what follows."""
         return self._after([[self.start_id] + seq for seq in self._token_ids(prefixes)])
+
+    @contextmanager
+    def keeping_states(self) -> Iterator[None]:
+        """Within the block (a sampler run), scored sentences and asked prefixes keep their states
+        (`sentence_store`): a step's slot distributions then need no forward and its candidates only
+        their suffixes. The block starts empty, so a run's scores never depend on what was scored
+        before it (same seed, same numbers); nested blocks share the outer one."""
+        if not self.can_keep or self.store is not None:
+            yield
+            return
+        self.store = SentenceStore(self.model)
+        try:
+            yield
+        finally:
+            self.store = None
 
     @property
     def _keeps(self) -> bool:

@@ -31,6 +31,7 @@ compare with.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import torch
 
@@ -67,6 +68,11 @@ class EditProposal(Proposal):
         self.op_probs = tuple(float(p) for p in probs)
         self.mode, self.min_len, self.max_len = mode, min_len, max_len
         self.tokenizer = model.tokenizer
+
+    def session(self):
+        """A sampler run keeps the language model's states of what it scored (`keeping_states`)."""
+        model = self.choice.candidates.model
+        return model.keeping_states() if hasattr(model, "keeping_states") else nullcontext()
 
     def op_weights(self, state: State) -> list[float]:
         """p_replace, p_insert, p_delete, zeroed for the ops that cannot act on `state`."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -152,6 +153,11 @@ class MarkovSampler:
         return resolve_init(init, self.chains, tokenizer, self.proposal, generator)
 
     def run(self, objective: Objective, init=None, callback: Callable | None = None, progress: bool = True) -> Result:
+        """Run the chains; a proposal's `session()` (if it has one) spans the run, e.g. to keep model states."""
+        with getattr(self.proposal, "session", nullcontext)():
+            return self._run(objective, init, callback, progress)
+
+    def _run(self, objective: Objective, init, callback: Callable | None, progress: bool) -> Result:
         import time
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(self.seed)
