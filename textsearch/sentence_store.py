@@ -8,7 +8,8 @@ of the kept cache the second. Kept here, they spare the step its prefix forward:
 step runs one forward, of its candidates' suffixes, for all chains at once.
 
 Rows are kept by recent use up to a memory budget; a prefix that is not held any more
-costs a forward, never a wrong answer.
+costs a forward, never a wrong answer. A CausalLM keeps a store for one sampler run
+(`CausalLM.keeping_states`), so what a run scores never depends on earlier runs.
 """
 from __future__ import annotations
 
