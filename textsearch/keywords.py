@@ -36,7 +36,7 @@ from .schedules import Exponential
 from .sequences import State
 
 STEPS = 5
-CHAINS = 1
+CHAINS = 2
 TOP_K = 8
 TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
 INITS = ("draft", "keywords")
@@ -46,7 +46,7 @@ FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence
 MISSING_COST = 1.0        # draft ranking: nats per token charged for each keyword a draft left out
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
 DRAFT_TOKENS = 24         # new tokens in a prompted draft
-NUM_DRAFTS = 16           # prompted drafts to choose the starts from
+NUM_DRAFTS = 32           # prompted drafts to choose the starts from
 DRAFT_TEMPERATURE = 0.8   # of the sampled drafts
 START_TEMPERATURE, END_TEMPERATURE = 0.3, 0.01     # annealing schedule of the repair search
 DRAFT_EXAMPLES = "".join(f"Keywords: {k}\nSentence: {v}\n" for k, v in [
@@ -147,16 +147,19 @@ class KeywordsToSentence:
         return [self.search(words, seed_for(seed, words, i), trace) for i in range(num)]
 
     def search(self, words: list[str], seed: int, trace: bool = False) -> KeywordResult:
+        """One search. The model keeps the states of what it scores for this set alone (the
+        proposal's session): drafts, starts and steps share them, and no set depends on another."""
         started = time.perf_counter()
         keywords = Keywords(words)
         objective = self.fluency + self.form + keywords
         generator = torch.Generator().manual_seed(seed)
-        starts = self.drafts(words, keywords, generator) if self.init == "draft" else \
-            [self.keyword_start(words, keywords)] * self.chains
-        start_energies = objective(starts)
-        recorder = Recorder(self.lm, starts, start_energies) if trace else None
-        sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains, seed=seed)
-        best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
+        with self.proposal.session():
+            starts = self.drafts(words, keywords, generator) if self.init == "draft" else \
+                [self.keyword_start(words, keywords)] * self.chains
+            start_energies = objective(starts)
+            recorder = Recorder(self.lm, starts, start_energies) if trace else None
+            sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains, seed=seed)
+            best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
         first = int(torch.argmin(start_energies))
         if start_energies[first] <= best.energy:           # the search never beat its start
             best = Sample(list(starts[first].tokens), self.lm.decode(list(starts[first].tokens)),

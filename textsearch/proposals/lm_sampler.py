@@ -3,7 +3,8 @@
 The prompt runs through the model once (only its tail when its `opening` has run
 before: prompt_cache); its key/value cache is copied to every row
 of the batch and each new token costs one step of the cached model, not a re-run of
-the prefix. A row stops at a stop token or after `max_new_tokens`. The returned
+the prefix. A row stops at a stop token or after `max_new_tokens`, and leaves the
+batch, so the steps after it cost only the rows still drawing. The returned
 tokens are the continuation without the stop token, and log q is the probability
 of exactly that list under this procedure: the product of its tokens' tempered,
 top-k-cut probabilities, times the probability of stopping there (the sum over all
@@ -27,6 +28,14 @@ from .candidates import cut_to_top_k, ordinary_tokens
 def token_texts(tokenizer, size: int) -> tuple[str, ...]:
     """The text of each of the first `size` tokens; a large vocabulary takes seconds, so once per tokenizer."""
     return tuple(tokenizer.batch_decode([[i] for i in range(size)]))
+
+
+def inverse_cdf(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One index per row, drawn with probability ∝ probs [n, V]: a uniform against the running sum.
+    Exact like torch.multinomial, which takes ~35 ms per call at 32 rows × 49k tokens on CPU."""
+    cdf = probs.cumsum(-1)
+    u = torch.rand(len(probs), 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True)[:, 0]
 
 
 class LMSampler(SequenceDistribution):
@@ -113,19 +122,22 @@ class LMSampler(SequenceDistribution):
         logits = logits.expand(n, -1)
         tokens: list[list[int]] = [[] for _ in range(n)]
         log_q = torch.zeros(n, dtype=torch.float64)
-        done = torch.zeros(n, dtype=torch.bool)
+        live = torch.arange(n)                    # the rows still drawing; a stopped row leaves the batch
         for _ in range(self.max_new_tokens):
             step = self.log_probs(logits)
-            drawn = torch.multinomial(step.exp(), 1, generator=generator)[:, 0]
+            drawn = inverse_cdf(step.exp(), generator)
             stops = self.stop[drawn]
             # a stop ends the list whichever stop token it was: the list's probability sums over them
-            log_stop = step[:, self.stop].logsumexp(-1) if self.stop.any() else torch.full((n,), -math.inf)
-            log_q += torch.where(done, 0.0, torch.where(stops, log_stop, step[torch.arange(n), drawn]))
-            for row in (~done & ~stops).nonzero()[:, 0].tolist():
-                tokens[row].append(int(drawn[row]))
-            done |= stops
-            if done.all():
+            log_stop = step[:, self.stop].logsumexp(-1) if self.stop.any() else torch.full((len(live),), -math.inf)
+            log_q[live] += torch.where(stops, log_stop, step[torch.arange(len(live)), drawn])
+            going = (~stops).nonzero()[:, 0]
+            for row, token in zip(live[going].tolist(), drawn[going].tolist()):
+                tokens[row].append(token)
+            if not len(going):
                 break
+            if len(going) < len(live):
+                cache.batch_select_indices(going.to(device))
+                live, drawn = live[going], drawn[going]
             out = model(input_ids=drawn[:, None].to(device), past_key_values=cache, use_cache=True)
             cache, logits = out.past_key_values, out.logits[:, -1]
         return tokens, log_q
