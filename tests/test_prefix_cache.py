@@ -8,15 +8,8 @@ import torch
 
 from textsearch.prefix_cache import plan_reuse, saved_tokens, shared_prefix_lengths
 
+from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
 from conftest import make_tiny_lm
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def candidate_batch(rng: random.Random, vocab: range, chains: int = 3) -> list[list[int]]:

@@ -10,15 +10,8 @@ from transformers import Gemma2Config, Gemma2ForCausalLM
 import textsearch as ts
 from textsearch.sentence_store import SentenceStore
 
+from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
 from conftest import make_tiny_lm, make_tiny_tokenizer
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def keeping(lm):
