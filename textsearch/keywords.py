@@ -35,7 +35,7 @@ from .samplers import Sample, SimulatedAnnealing
 from .schedules import Exponential
 from .sequences import State
 
-STEPS = 15
+STEPS = 5
 CHAINS = 2
 TOP_K = 8
 TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
