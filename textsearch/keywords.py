@@ -187,9 +187,9 @@ class KeywordsToSentence:
         ids = [self.lm.encode(text) for text in texts]
         missing = torch.tensor([len(keywords.missing(t)) for t in texts], dtype=torch.float64)
         ranking = (self.fluency + self.form)(Batch(ids, tokenizer=self.lm.tokenizer)) + self.missing_cost * missing
-        states = []
+        order, states = ranking.argsort().tolist(), []
         for chain in range(self.chains):
-            text = texts[int(ranking.argsort()[chain % len(texts)])]
+            text = texts[order[chain % len(texts)]]
             for word in keywords.missing(text):
                 text = self.best_insertion(text, word)
             ids = self.lm.encode(text)
