@@ -129,6 +129,7 @@ class KeywordsToSentence:
         self.num_drafts = num_drafts
         self.fluency = Fluency(lm, gamma=gamma, length_norm=True)
         self.form, self.missing_cost = SentenceForm(form_weight), gamma * missing_cost
+        self.sentence = self.fluency + self.form          # the energy without the keyword constraint
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
         self.schedule = Exponential(start_temperature, end_temperature)
 
@@ -151,7 +152,7 @@ class KeywordsToSentence:
         proposal's session): drafts, starts and steps share them, and no set depends on another."""
         started = time.perf_counter()
         keywords = Keywords(words)
-        objective = self.fluency + self.form + keywords
+        objective = self.sentence + keywords
         generator = torch.Generator().manual_seed(seed)
         with self.proposal.session():
             starts = self.drafts(words, keywords, generator) if self.init == "draft" else \
@@ -186,7 +187,7 @@ class KeywordsToSentence:
         texts = list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens))
         ids = [self.lm.encode(text) for text in texts]
         missing = torch.tensor([len(keywords.missing(t)) for t in texts], dtype=torch.float64)
-        ranking = (self.fluency + self.form)(Batch(ids, tokenizer=self.lm.tokenizer)) + self.missing_cost * missing
+        ranking = self.sentence(Batch(ids, tokenizer=self.lm.tokenizer)) + self.missing_cost * missing
         order, states = ranking.argsort().tolist(), []
         for chain in range(self.chains):
             text = texts[order[chain % len(texts)]]
