@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from textsearch.keywords import (FORM_WEIGHT, GAMMA, KeywordsToSentence, TraceStep, format_trace, locked_state, seed_for,
-                                 trimmed, validate_keywords)
+                                 UNIGRAM, trimmed, validate_keywords)
 from textsearch.objectives import Fluency, Keywords, SentenceForm
 from textsearch.proposals import LMSampler
 
@@ -93,7 +93,8 @@ def test_search_returns_a_covering_sentence_with_its_energy(tiny_lm, init):
     for result in (first, second):
         assert result.covered and result.keywords == ["dog", "ball"] and result.steps == 6
         assert Keywords(["dog", "ball"]).missing(result.text) == []
-        objective = Fluency(tiny_lm, gamma=GAMMA, length_norm=True) + SentenceForm(FORM_WEIGHT) + Keywords(["dog", "ball"])
+        objective = (Fluency(tiny_lm, gamma=GAMMA, length_norm=True, unigram=UNIGRAM) + SentenceForm(FORM_WEIGHT)
+                     + Keywords(["dog", "ball"]))
         assert math.isfinite(result.energy)
         assert result.energy == pytest.approx(objective([tiny_lm.encode(result.text)])[0].item(), rel=1e-5)
         assert result.seconds > 0

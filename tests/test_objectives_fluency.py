@@ -32,6 +32,24 @@ def test_length_norm_is_the_mean_per_token(tiny_lm):
     torch.testing.assert_close(mean_with_end, total_with_end / torch.tensor([len(s) + 1.0 for s in ids]))
 
 
+def test_unigram_credits_back_each_words_unigram_log_prob(tiny_lm):
+    from wordfreq import word_frequency
+    texts = ["the cat sat on the mat .", "dog", "a big red ball was"]          # all in the tiny vocabulary
+    ids = [tiny_lm.encode(t) for t in texts]
+    plain = Fluency(tiny_lm, gamma=2.0, length_norm=True)(ids)
+    slor = Fluency(tiny_lm, gamma=2.0, length_norm=True, unigram="en")(ids)
+    unigram = torch.tensor([sum(math.log(word_frequency(w, "en")) for w in t.replace(" .", "").split()) for t in texts],
+                           dtype=torch.float64)
+    lengths = torch.tensor([len(s) + 1.0 for s in ids], dtype=torch.float64)
+    torch.testing.assert_close(slor, plain + 2.0 * unigram / lengths)
+
+
+def test_unigram_floor_caps_the_credit_of_unknown_strings():
+    from textsearch.objectives.unigram import FLOOR, unigram_log_prob
+    assert unigram_log_prob("xqzvtw", "en") == pytest.approx(math.log(FLOOR))
+    assert unigram_log_prob("the dog", "en") > unigram_log_prob("the frisbee", "en") > math.log(FLOOR) * 2
+
+
 def test_empty_sequences_are_forbidden_not_free(tiny_lm):
     for fluency in (Fluency(tiny_lm), Fluency(tiny_lm, end=False), Fluency(tiny_lm, length_norm=True)):
         energies = fluency([[], tiny_lm.encode("dog"), []])

@@ -1,12 +1,14 @@
 """Keyword-to-sentence: a fluent sentence that uses every keyword, found by search.
 
-    E(x) = γ · mean −log p_LM(x_t | x_<t)  +  SentenceForm(x)
-           +  ∞ · [x misses a keyword (any inflection counts)]
+    E(x) = −γ · SLOR(x)  +  SentenceForm(x)  +  ∞ · [x misses a keyword (any inflection counts)]
+    SLOR(x) = (log p_LM(x) − log p_unigram(x)) / |x|
 
-The fluency is the mean log-loss per token (the sentence end counted), not the sum:
-the sum favours ever shorter sentences, which read as fragments ("His hand is holding
-the wood."), while judges of fluency (SLOR, NLL per token) normalise by length too.
-SentenceForm charges a start or end that no sentence has and a second sentence.
+The fluency is per token (the sentence end counted), not the sum: the sum favours ever
+shorter sentences, which read as fragments ("His hand is holding the wood."). The
+unigram term (wordfreq) credits back what each word costs out of context: without it
+the energy prefers filler made of the commonest words to the apt rarer word ("a potter
+shapes the clay"). SentenceForm charges a start or end that no sentence has and a
+second sentence.
 
 The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
 keyword tokens locked) under simulated annealing and keeps the lowest-energy
@@ -41,8 +43,9 @@ TOP_K = 8
 TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
 INITS = ("draft", "keywords")
 INIT = "draft"
-GAMMA = 12.0              # energy per nat of mean log-loss per token (Fluency with length_norm)
+GAMMA = 12.0              # energy per nat of SLOR per token (Fluency with length_norm and unigram)
 FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence (SentenceForm)
+UNIGRAM = "en"            # SLOR: the fluency credits back each word's unigram log-probability (wordfreq)
 MISSING_COST = 1.0        # draft ranking: nats per token charged for each keyword a draft left out
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
 DRAFT_TOKENS = 24         # new tokens in a prompted draft
@@ -118,7 +121,8 @@ class KeywordsToSentence:
                  top_p: float = TOP_P, gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
                  num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE,
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE,
-                 form_weight: float = FORM_WEIGHT, missing_cost: float = MISSING_COST):
+                 form_weight: float = FORM_WEIGHT, missing_cost: float = MISSING_COST,
+                 unigram: str | None = UNIGRAM):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
@@ -127,7 +131,7 @@ class KeywordsToSentence:
         self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
         self.num_drafts = num_drafts
-        self.fluency = Fluency(lm, gamma=gamma, length_norm=True)
+        self.fluency = Fluency(lm, gamma=gamma, length_norm=True, unigram=unigram)
         self.form, self.missing_cost = SentenceForm(form_weight), gamma * missing_cost
         self.sentence = self.fluency + self.form          # the energy without the keyword constraint
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)

@@ -7,6 +7,7 @@ import torch
 
 from .base import Batch, Objective
 from .text import tokens_for
+from .unigram import unigram_log_prob
 
 
 class Fluency(Objective):
@@ -25,16 +26,23 @@ class Fluency(Objective):
     default. The EOS counts as one more token for
     `length_norm`. A model whose tokenizer has no EOS needs `end=False`.
 
+    `unigram="en"` (a wordfreq language code) adds back the words' unigram log-probability,
+    E(x) = −γ · (log p_LM(x) − log p_unigram(x)): with `length_norm`, −γ · SLOR per token
+    (Lau et al. 2017). A sentence is then charged for words that do not fit where they
+    stand, not for words that are rare; without it the energy prefers filler made of the
+    commonest words.
+
     An empty sequence gets `inf`: it is no sentence, and with nothing to score it
     would otherwise have the lowest energy of all.
     """
 
-    def __init__(self, lm, gamma: float = 0.8, length_norm: bool = False, end: bool = True):
+    def __init__(self, lm, gamma: float = 0.8, length_norm: bool = False, end: bool = True,
+                 unigram: str | None = None):
         if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma > 0):
             raise ValueError(f"gamma must be a positive number, got {gamma!r}")
         if end and lm.eos_id is None:
             raise ValueError("the LM's tokenizer has no EOS token to score the sentence end with: pass end=False")
-        self.lm, self.gamma, self.length_norm, self.end = lm, float(gamma), length_norm, end
+        self.lm, self.gamma, self.length_norm, self.end, self.unigram = lm, float(gamma), length_norm, end, unigram
         self.tokenizer = lm.tokenizer
 
     def energy(self, batch: Batch) -> torch.Tensor:
@@ -42,6 +50,9 @@ class Fluency(Objective):
         scored = [i for i, seq in enumerate(tokens) if seq]
         rows = [tokens[i] + [self.lm.eos_id] if self.end else tokens[i] for i in scored]
         log_p = self.lm.log_prob(rows) if rows else torch.zeros(0, dtype=torch.float64)
+        if self.unigram:
+            log_p = log_p - torch.tensor([unigram_log_prob(batch.texts[i], self.unigram) for i in scored],
+                                         dtype=torch.float64)
         if self.length_norm:
             log_p = log_p / torch.tensor([len(r) for r in rows], dtype=torch.float64)
         energies = torch.full((len(batch),), math.inf, dtype=torch.float64)
@@ -49,4 +60,5 @@ class Fluency(Objective):
         return energies
 
     def __repr__(self) -> str:
-        return f"Fluency(gamma={self.gamma:g}, length_norm={self.length_norm}, end={self.end})"
+        unigram = f", unigram={self.unigram!r}" if self.unigram else ""
+        return f"Fluency(gamma={self.gamma:g}, length_norm={self.length_norm}, end={self.end}{unigram})"
