@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from textsearch.keywords import (FORM_WEIGHT, GAMMA, KeywordsToSentence, TraceStep, format_trace, locked_state, seed_for,
-                                 UNIGRAM, trimmed, validate_keywords)
-from textsearch.objectives import Fluency, Keywords, SentenceForm
+from textsearch.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence, TraceStep,
+                                 format_trace, locked_state, seed_for, trimmed, validate_keywords)
+from textsearch.objectives import Fluency, Keywords, RepetitionPenalty, SentenceForm
 from textsearch.proposals import LMSampler
 
 def test_validate_keywords():
@@ -94,7 +94,7 @@ def test_search_returns_a_covering_sentence_with_its_energy(tiny_lm, init):
         assert result.covered and result.keywords == ["dog", "ball"] and result.steps == 6
         assert Keywords(["dog", "ball"]).missing(result.text) == []
         objective = (Fluency(tiny_lm, gamma=GAMMA, length_norm=True, unigram=UNIGRAM) + SentenceForm(FORM_WEIGHT)
-                     + Keywords(["dog", "ball"]))
+                     + RepetitionPenalty(2, REPETITION_WEIGHT) + Keywords(["dog", "ball"]))
         assert math.isfinite(result.energy)
         assert result.energy == pytest.approx(objective([tiny_lm.encode(result.text)])[0].item(), rel=1e-5)
         assert result.seconds > 0
@@ -109,7 +109,7 @@ def test_search_is_no_worse_than_its_best_start(tiny_lm):
     words = ["dog", "ball"]
     keywords = Keywords(words)
     starts = generator.drafts(words, keywords, torch.Generator().manual_seed(seed_for(5, words)))
-    start_energy = (generator.fluency + generator.form + keywords)(starts).min().item()
+    start_energy = (generator.sentence + keywords)(starts).min().item()
     assert generator(words, seed=5)[0].energy <= start_energy
 
 
@@ -162,7 +162,7 @@ def test_drafts_rank_by_energy_plus_a_cost_per_missing_keyword(tiny_lm, monkeypa
         generator = KeywordsToSentence(tiny_lm, chains=4, missing_cost=cost)
         starts = generator.drafts(words, keywords, torch.Generator())
         distinct = list(dict.fromkeys(trimmed(t) for t in texts))
-        score = (generator.fluency + generator.form)([tiny_lm.encode(t) for t in distinct]) \
+        score = generator.sentence([tiny_lm.encode(t) for t in distinct]) \
             + GAMMA * cost * torch.tensor([float(len(keywords.missing(t))) for t in distinct])
         for start, i in zip(starts, score.argsort().tolist()):
             text = tiny_lm.decode(list(start.tokens))

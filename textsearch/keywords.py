@@ -1,6 +1,7 @@
 """Keyword-to-sentence: a fluent sentence that uses every keyword, found by search.
 
-    E(x) = −γ · SLOR(x)  +  SentenceForm(x)  +  ∞ · [x misses a keyword (any inflection counts)]
+    E(x) = −γ · SLOR(x)  +  SentenceForm(x)  +  RepetitionPenalty(x)
+           +  ∞ · [x misses a keyword (any inflection counts)]
     SLOR(x) = (log p_LM(x) − log p_unigram(x)) / |x|
 
 The fluency is per token (the sentence end counted), not the sum: the sum favours ever
@@ -8,7 +9,8 @@ shorter sentences, which read as fragments ("His hand is holding the wood."). Th
 unigram term (wordfreq) credits back what each word costs out of context: without it
 the energy prefers filler made of the commonest words to the apt rarer word ("a potter
 shapes the clay"). SentenceForm charges a start or end that no sentence has and a
-second sentence.
+second sentence; RepetitionPenalty charges each repeated word bigram, which SLOR
+would otherwise reward ("a glass is thrown by a glass": the repeat is predictable).
 
 The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
 keyword tokens locked) under simulated annealing and keeps the lowest-energy
@@ -29,7 +31,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from .objectives import Batch, Fluency, Keywords, SentenceForm
+from .objectives import Batch, Fluency, Keywords, RepetitionPenalty, SentenceForm
 from .objectives.keywords import word_forms
 from .objectives.sentence_form import OPENERS
 from .proposals import EditProposal, LMSampler
@@ -45,6 +47,7 @@ INITS = ("draft", "keywords")
 INIT = "draft"
 GAMMA = 12.0              # energy per nat of SLOR per token (Fluency with length_norm and unigram)
 FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence (SentenceForm)
+REPETITION_WEIGHT = 2.0   # energy of each repeated word bigram: SLOR finds a repeated phrase predictable
 UNIGRAM = "en"            # SLOR: the fluency credits back each word's unigram log-probability (wordfreq)
 MISSING_COST = 0.5        # draft ranking: nats per token charged for each keyword a draft left out
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
@@ -122,7 +125,7 @@ class KeywordsToSentence:
                  num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE,
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE,
                  form_weight: float = FORM_WEIGHT, missing_cost: float = MISSING_COST,
-                 unigram: str | None = UNIGRAM):
+                 unigram: str | None = UNIGRAM, repetition_weight: float = REPETITION_WEIGHT):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
@@ -133,7 +136,8 @@ class KeywordsToSentence:
         self.num_drafts = num_drafts
         self.fluency = Fluency(lm, gamma=gamma, length_norm=True, unigram=unigram)
         self.form, self.missing_cost = SentenceForm(form_weight), gamma * missing_cost
-        self.sentence = self.fluency + self.form          # the energy without the keyword constraint
+        self.repetition = RepetitionPenalty(n=2, weight=repetition_weight)
+        self.sentence = self.fluency + self.form + self.repetition      # the energy without the keyword constraint
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
         self.schedule = Exponential(start_temperature, end_temperature)
 
