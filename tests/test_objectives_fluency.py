@@ -44,6 +44,11 @@ def test_unigram_credits_back_each_words_unigram_log_prob(tiny_lm):
     torch.testing.assert_close(slor, plain + 2.0 * unigram / lengths)
 
 
+def test_unigram_needs_a_language_wordfreq_knows(tiny_lm):
+    with pytest.raises(ValueError, match="no unigram frequencies for language 'xx'"):
+        Fluency(tiny_lm, unigram="xx")
+
+
 def test_unigram_floor_caps_the_credit_of_unknown_strings():
     from textsearch.objectives.unigram import FLOOR, unigram_log_prob
     assert unigram_log_prob("xqzvtw", "en") == pytest.approx(math.log(FLOOR))

@@ -7,7 +7,7 @@ import torch
 
 from .base import Batch, Objective
 from .text import tokens_for
-from .unigram import unigram_log_prob
+from .unigram import check_language, unigram_log_prob
 
 
 class Fluency(Objective):
@@ -42,7 +42,8 @@ class Fluency(Objective):
             raise ValueError(f"gamma must be a positive number, got {gamma!r}")
         if end and lm.eos_id is None:
             raise ValueError("the LM's tokenizer has no EOS token to score the sentence end with: pass end=False")
-        self.lm, self.gamma, self.length_norm, self.end, self.unigram = lm, float(gamma), length_norm, end, unigram
+        self.lm, self.gamma, self.length_norm, self.end = lm, float(gamma), length_norm, end
+        self.unigram = check_language(unigram) if unigram is not None else None
         self.tokenizer = lm.tokenizer
 
     def energy(self, batch: Batch) -> torch.Tensor:

@@ -14,6 +14,15 @@ FLOOR = 1e-8
 unknown string earns no more credit than a rare real word."""
 
 
+def check_language(lang: str) -> str:
+    """`lang` if wordfreq has a word list for it; a ValueError that names the choices otherwise."""
+    from wordfreq import available_languages
+    languages = available_languages()
+    if lang not in languages:
+        raise ValueError(f"no unigram frequencies for language {lang!r}: use one of {', '.join(sorted(languages))}")
+    return lang
+
+
 def unigram_log_prob(text: str, lang: str = "en") -> float:
     """Σ log p_unigram(word) over the words of `text`, as wordfreq splits them."""
     from wordfreq import tokenize
