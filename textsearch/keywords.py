@@ -183,9 +183,9 @@ class KeywordsToSentence:
         return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
 
     def drafts(self, words: list[str], keywords: Keywords, generator: torch.Generator) -> list[State]:
-        """The best of `num_drafts` prompted drafts, one per chain, ranked by energy (fluency and
-        form) plus `missing_cost` for each keyword left out: a fluent draft that misses one keyword often
-        repairs into a better sentence than a clumsy one that has them all. Each is completed
+        """The best of `num_drafts` prompted drafts, one per chain, ranked by the sentence energy (all
+        but the keyword constraint) plus `missing_cost` for each keyword left out: a fluent draft that
+        misses one keyword often repairs into a better sentence than a clumsy one that has them all. Each is completed
         with the keywords it missed and its keyword tokens are locked (the bare keywords stand
         in for a draft that cannot be)."""
         sampler = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
