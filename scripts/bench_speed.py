@@ -77,8 +77,9 @@ class ForwardMeter:
         out = self._forward(*args, **kwargs)
         synchronize(ids.device)
         rows, width = ids.shape
-        tokens = int(mask[:, -width:].sum()) if mask is not None else rows * width
-        past = mask.shape[1] - width if mask is not None else 0
+        padded = mask is not None and mask.dim() == 2               # a token tree's 4-D mask has no padding
+        tokens = int(mask[:, -width:].sum()) if padded else rows * width
+        past = mask.shape[-1] - width if mask is not None else 0
         self.forwards.append(Forward(self.phase, rows, width, past, tokens, time.perf_counter() - start))
         return out
 

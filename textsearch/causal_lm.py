@@ -1,10 +1,10 @@
 """Batched scoring with a causal language model.
 
 Every item is scored after a start token (BOS, or EOS where the tokenizer has no
-BOS, as GPT-2 does), so the first token of a sentence gets a probability too. Items
-of different lengths are right-padded into one forward pass; with right padding a
-real token only ever attends to real tokens before it, so its score does not depend
-on what else is in the batch.
+BOS, as GPT-2 does), so the first token of a sentence gets a probability too. Items run
+as token trees (`token_tree`): every distinct prefix once, each token attending to its
+own row's tokens only, so a score does not depend on what else is in the batch. With
+`prefix_reuse` off they run right-padded, each row whole (the plain reference).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from contextlib import contextmanager
 import torch
 
 from .packing import forward_overhead, pack
-from .prefix_cache import Scored, plan_reuse, run_prefixes, score_suffixes, suffix_widths
-from .sentence_store import SentenceStore, captured_hidden, head_reads_hidden, stacked_cache
+from .sentence_store import SentenceStore, head_reads_hidden
 from .sequences import pad
 from .token_model import TokenModel
+from .token_tree import TREE_TOKENS, run_tree, tree_chunks
 
 
 class CausalLM(TokenModel):
@@ -33,8 +33,8 @@ class CausalLM(TokenModel):
                              "token after; set tokenizer.bos_token before wrapping the model")
         self.start_id: int = start
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
-        self.prefix_reuse = True        # run prefixes that rows share once (prefix_cache); False: plain forwards
-        self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing)
+        self.prefix_reuse = True        # rows as token trees (token_tree); False: plain padded forwards
+        self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing, plain path)
         # scored rows and prefixes with their states, inside `keeping_states` (where the logits are the LM head's alone)
         self.can_keep = head_reads_hidden(self.model, self.start_id, self.device)
         self.store: SentenceStore | None = None
@@ -83,28 +83,25 @@ class CausalLM(TokenModel):
         if held:
             last[held] = self.store.after([rows[i] for i in held]).cpu()
         todo = sorted(set(range(len(rows))) - set(held))
-        for chunk in pack([len(rows[i]) for i in todo], self.token_budget, self.forward_overhead):
-            chunk = [todo[i] for i in chunk]
-            states = run_prefixes(self.model, [rows[i] for i in chunk], self.pad_id, self.device)
-            last[chunk] = states.after[[states.index[tuple(rows[i])] for i in chunk]].cpu()
-            if self._keeps:
-                prefixes = list(states.index)
-                self.store.add(prefixes, states.kv, states.hidden, [torch.arange(len(p)) for p in prefixes],
-                               [lp[: len(p) - 1] for lp, p in zip(states.token_lp.double().cpu(), prefixes)])
+        if todo:
+            last[todo] = self._rows([rows[i] for i in todo], with_last=True)[1]
         return last
 
-    @torch.inference_mode()
     def _score(self, sequences: list[list[int]], with_last: bool = True
                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Per-token log-probs of each sequence and (if asked: [n, V] leaves the device) the next-token
         log-softmax after it. A sequence given twice is scored once."""
-        distinct = {tuple(seq): None for seq in sequences}
-        if len(distinct) < len(sequences):
-            distinct = {seq: i for i, seq in enumerate(distinct)}
-            token_lp, last = self._score([list(seq) for seq in distinct], with_last)
-            at = [distinct[tuple(seq)] for seq in sequences]
-            return [token_lp[i] for i in at], None if last is None else last[at]
-        rows = [[self.start_id] + seq for seq in sequences]
+        distinct = {tuple(seq): i for i, seq in enumerate(dict.fromkeys(tuple(seq) for seq in sequences))}
+        token_lp, last = self._rows([[self.start_id, *seq] for seq in distinct], with_last)
+        if len(distinct) == len(sequences):
+            return token_lp, last
+        at = [distinct[tuple(seq)] for seq in sequences]
+        return [token_lp[i] for i in at], None if last is None else last[at]
+
+    @torch.inference_mode()
+    def _rows(self, rows: list[list[int]], with_last: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """`_score` of distinct rows that begin with the start token: kept rows cost nothing, the others
+        run as token trees (from their kept beginnings), or padded when prefix reuse is off."""
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
         kept = [i for i, r in enumerate(rows) if self._keeps and self.store.has(r)]     # scored before: no forward
@@ -113,43 +110,37 @@ class CausalLM(TokenModel):
         if kept and with_last:
             last[kept] = self.store.after([rows[i] for i in kept]).cpu()
         todo = sorted(set(range(len(rows))) - set(kept))
-        rows_todo = [rows[i] for i in todo]
-        held = [self.store.longest_prefix(r) for r in rows_todo] if self._keeps else [None]
-        prefix = held if None not in held else plan_reuse(rows_todo, self.forward_overhead) if self.prefix_reuse else None
-        widths = [len(r) for r in rows_todo] if prefix is None else suffix_widths(rows_todo, prefix)
-        pinned = self.store.holders_of([r[:p] for r, p in zip(rows_todo, held)]) if None not in held else frozenset()
-        for chunk in pack(widths, self.token_budget, self.forward_overhead):
-            chunk_rows = [rows_todo[i] for i in chunk]
-            if prefix is None:
-                scored = self._forward(chunk_rows, with_last)
+        if self.prefix_reuse:
+            chunks = tree_chunks([rows[i] for i in todo], min(self.token_budget, TREE_TOKENS))
+        else:
+            chunks = pack([len(rows[i]) for i in todo], self.token_budget, self.forward_overhead)
+        for chunk in chunks:
+            chunk_rows = [rows[todo[i]] for i in chunk]
+            if self.prefix_reuse:
+                past = self.store.past(chunk_rows) if self._keeps else None
+                scored = run_tree(self.model, chunk_rows, past, self.device, with_last, keep=self._keeps)
+                if self._keeps:
+                    self.store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp)
+                chunk_lp, chunk_last = scored.token_lp, scored.last
             else:
-                lengths = [prefix[i] for i in chunk]
-                source = self.store if None not in held else \
-                    run_prefixes(self.model, [r[:p] for r, p in zip(chunk_rows, lengths)], self.pad_id, self.device)
-                scored = score_suffixes(self.model, source.gather(chunk_rows, lengths), chunk_rows, lengths,
-                                        self.pad_id, self.device, with_last)
-            if self._keeps:
-                self.store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp, pinned)
+                chunk_lp, chunk_last = self._forward(chunk_rows, with_last)
             chunk = [todo[i] for i in chunk]
             if with_last:
-                last[chunk] = scored.last
-            for i, lp in zip(chunk, scored.token_lp):
+                last[chunk] = chunk_last
+            for i, lp in zip(chunk, chunk_lp):
                 token_lp[i] = lp
         return token_lp, last
 
-    def _forward(self, rows: list[list[int]], with_last: bool = True) -> Scored:
-        """One padded forward: log p of each row's tokens after the first, and the last-position log-softmax."""
+    def _forward(self, rows: list[list[int]], with_last: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """One padded forward (the plain path): log p of each row's tokens after the first, and the
+        last-position log-softmax."""
         ids, mask = pad(rows, self.pad_id, self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        with captured_hidden(self.model) as hidden:
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=self._keeps)
-        logits = out.logits.float()
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).logits.float()
         log_norm = logits.logsumexp(-1)                                            # [n, L]
         target_lp = logits[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - log_norm[:, :-1]
         lengths = mask.sum(-1)
         end = (torch.arange(len(rows), device=self.device), lengths - 1)
         last = (logits[end] - log_norm[end][:, None]).cpu() if with_last else None
         target_lp = target_lp.double().cpu()
-        kv = stacked_cache(out.past_key_values) if self._keeps else None
-        return Scored([target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last, kv, hidden[0],
-                      [torch.arange(len(r)) for r in rows])
+        return [target_lp[i, : n - 1] for i, n in enumerate(lengths.tolist())], last

@@ -35,13 +35,13 @@ class Kept:
 
 
 @dataclass
-class Gathered:
-    """The prefixes of n rows, left-aligned in [n, P]: what a forward of their suffixes needs."""
-    kv: torch.Tensor             # [2·layers, n, heads, P, head_dim]
-    mask: torch.Tensor           # [n, P] 1 on real prefix tokens
-    hidden: torch.Tensor         # [n, P, H]
-    token_lp: list[torch.Tensor]  # per row, log p of its prefix tokens after the first (float64, CPU)
-    after: torch.Tensor          # [n, V] log-softmax of the token after each prefix
+class Past:
+    """Kept beginnings that rows continue from (`token_tree`), blocks laid end to end."""
+    kv: torch.Tensor               # [2·layers, heads, B, head_dim]
+    hidden: torch.Tensor           # [B, H] final hidden states
+    starts: list[int]              # per row, the column where its block starts
+    lengths: list[int]             # per row, how many of its tokens the past holds (0: none)
+    token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first and of the token after them
 
 
 @contextmanager
@@ -93,31 +93,26 @@ class SentenceStore:
         return len(self.rows)
 
     def add(self, rows: Sequence[Sequence[int]], kv: torch.Tensor, hidden: torch.Tensor,
-            columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor], pinned: frozenset = frozenset()) -> None:
-        """Keep rows of a forward: `kv` [2·layers, n, heads, W, d] and `hidden` [n, W, H] as it left them,
-        row i's tokens at `columns[i]`. Old rows go to stay within the budget, but not the `pinned` ones
-        (`holders_of`: what a call still has to gather)."""
+            columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor]) -> None:
+        """Keep rows of a tree forward: `kv` [2·layers, heads, W, d] and `hidden` [W, H] as it left them,
+        row i's tokens at `columns[i]`. The oldest rows go to stay within the budget."""
         for i, row in enumerate(rows):
             key = tuple(row)
             cols = columns[i].to(kv.device)
-            kept = Kept(kv[:, i, :, cols], hidden[i, cols], token_lp[i])
+            kept = Kept(kv[:, :, cols], hidden[cols], token_lp[i])
             if key in self.rows:
                 self.bytes -= self.rows.pop(key).bytes
             self.rows[key] = kept
             self.bytes += kept.bytes
             for p in range(1, len(key) + 1):
                 self.holders[key[:p]] = key
-        for key in [key for key in self.rows if key not in pinned]:         # oldest first
+        for key in list(self.rows):                                          # oldest first
             if self.bytes <= self.budget:
                 break
             self.bytes -= self.rows.pop(key).bytes
             for p in range(1, len(key) + 1):
                 if self.holders.get(key[:p]) == key:
                     del self.holders[key[:p]]
-
-    def holders_of(self, prefixes: Sequence[Sequence[int]]) -> frozenset:
-        """The kept rows that hold these prefixes now."""
-        return frozenset(self.holders[tuple(p)] for p in prefixes)
 
     def holds(self, prefix: Sequence[int]) -> bool:
         return tuple(prefix) in self.holders
@@ -152,15 +147,26 @@ class SentenceStore:
         self.last_after = known
         return torch.stack([known[k] for k in keys])
 
-    def gather(self, rows: Sequence[Sequence[int]], lengths: Sequence[int]) -> Gathered:
-        """The held prefixes rows[i][:lengths[i]], left-aligned."""
-        kept = [self._holder(tuple(r[:p])) for r, p in zip(rows, lengths)]
-        width, first = max(lengths), kept[0].kv
-        kv = first.new_zeros((first.shape[0], len(rows), first.shape[1], width, first.shape[3]))
-        hidden = kept[0].hidden.new_zeros((len(rows), width, kept[0].hidden.shape[-1]))
-        for i, (k, p) in enumerate(zip(kept, lengths)):
-            kv[:, i, :, :p] = k.kv[:, :, :p]
-            hidden[i, :p] = k.hidden[:p]
-        mask = (torch.arange(width, device=kv.device) < torch.tensor(lengths, device=kv.device)[:, None]).long()
-        return Gathered(kv, mask, hidden, [k.token_lp[: p - 1] for k, p in zip(kept, lengths)],
-                        self.after([r[:p] for r, p in zip(rows, lengths)]))
+    def past(self, rows: Sequence[Sequence[int]]) -> Past | None:
+        """What rows continue from (None: nothing held): each row's longest held prefix but its last
+        token, which the tree runs again, since the kept states give its log p but not the
+        distribution after it. Rows held by one kept row share its block."""
+        holders: list[tuple[tuple[int, ...] | None, int]] = []
+        for row in rows:
+            held = self.longest_prefix(row) or 0
+            holders.append((self.holders[tuple(row[:held])], held - 1) if held > 1 else (None, 0))
+        blocks: dict[tuple[int, ...], int] = {}
+        for key, length in holders:
+            if key is not None:
+                blocks[key] = max(blocks.get(key, 0), length)
+                self.rows.move_to_end(key)
+        if not blocks:
+            return None
+        starts, offset = {}, 0
+        for key, length in blocks.items():
+            starts[key], offset = offset, offset + length
+        kv = torch.cat([self.rows[key].kv[:, :, :length] for key, length in blocks.items()], dim=2)
+        hidden = torch.cat([self.rows[key].hidden[:length] for key, length in blocks.items()])
+        return Past(kv, hidden, [starts.get(key, 0) for key, _ in holders], [length for _, length in holders],
+                    [self.rows[key].token_lp[:length] if key is not None else torch.zeros(0, dtype=torch.float64)
+                     for key, length in holders])

@@ -1,4 +1,4 @@
-"""Prefix reuse gives the plain forward's log-probs, and finds the prefixes that rows share."""
+"""Rows run as token trees give the plain forward's log-probs, each distinct prefix run once."""
 from __future__ import annotations
 
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from textsearch.prefix_cache import plan_reuse, saved_tokens, shared_prefix_lengths
+from textsearch.token_tree import Tree, tree_chunks
 
 from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
 from conftest import make_tiny_lm
@@ -29,22 +29,18 @@ def score(lm, rows, reuse: bool):
 
 
 @pytest.mark.parametrize("token_budget", [24, 4096])
-def test_reuse_matches_plain_forward(token_budget):
+def test_tree_matches_plain_forward(token_budget):
     lm = make_tiny_lm(token_budget=token_budget)
-    lm.forward_overhead = 4
     rng = random.Random(token_budget)
     vocab = range(5, lm.vocab_size)
-    reused = 0
     for _ in range(25):
         rows = candidate_batch(rng, vocab)
-        reused += plan_reuse([[lm.start_id] + r for r in rows], overhead=4) is not None
         plain_lp, plain_last = score(lm, rows, reuse=False)
-        shared_lp, shared_last = score(lm, rows, reuse=True)
-        assert [len(t) for t in shared_lp] == [len(r) for r in rows]
-        for a, b in zip(plain_lp, shared_lp):
+        tree_lp, tree_last = score(lm, rows, reuse=True)
+        assert [len(t) for t in tree_lp] == [len(r) for r in rows]
+        for a, b in zip(plain_lp, tree_lp):
             torch.testing.assert_close(b, a, atol=1e-4, rtol=0)
-        torch.testing.assert_close(shared_last, plain_last, atol=1e-4, rtol=0)
-    assert reused >= 15, "the candidate batches should mostly take the prefix path"
+        torch.testing.assert_close(tree_last, plain_last, atol=1e-4, rtol=0)
 
 
 def test_public_scores_unchanged_by_reuse(tiny_lm):
@@ -54,19 +50,26 @@ def test_public_scores_unchanged_by_reuse(tiny_lm):
     torch.testing.assert_close(tiny_lm.log_prob(texts), torch.stack([p.sum() for p in plain]), atol=1e-4, rtol=0)
 
 
-def test_shared_prefixes_found():
+def test_a_tree_holds_each_distinct_prefix_once():
     rows = [[1, 5, 6, 7], [1, 5, 6, 8], [1, 5, 9], [1, 2], [1, 5, 6, 7, 3]]
-    lengths = shared_prefix_lengths(rows)
-    assert lengths == [3, 3, 2, 1, 4]       # [1,5,6,7] shares 4 with its extension but must keep a token to score
-    assert saved_tokens(rows, lengths) == 3                  # (1, 5, 6) runs once instead of twice
+    tree = Tree.of(rows, [0] * len(rows))
+    assert len(tree) == 8                    # 1 · 15 · 156 · 1567 · 1568 · 159 · 12 · 15673
+    assert [[tree.tokens[n] for n in nodes] for nodes in tree.nodes] == rows
+    assert [[tree.positions[n] for n in nodes] for nodes in tree.nodes] == [list(range(len(r))) for r in rows]
+    sees = tree.mask(None, torch.float32, "cpu")[0, 0] == 0
+    for row, nodes in zip(rows, tree.nodes):
+        for k, node in enumerate(nodes):
+            assert set(sees[node].nonzero()[:, 0].tolist()) == set(nodes[: k + 1])     # its own row's tokens so far
 
 
-def test_plain_path_where_reuse_does_not_pay():
-    shared = [[1, 2, 3, 4, 5], [1, 2, 3, 4, 6], [1, 2, 3, 4, 7]]                # 8 tokens saved
-    assert plan_reuse(shared, overhead=4) == [4, 4, 4]
-    assert plan_reuse(shared, overhead=8) is None                             # the extra forward costs more
-    assert plan_reuse([[1, 2, 3, 4], [1, 5, 6, 7], [1, 8, 9, 10]], overhead=2) is None     # the start token: 2 saved
-    assert plan_reuse([[1], [1, 2, 3]], overhead=0) is None                   # a row with nothing after the start
+def test_tree_chunks_keep_within_the_budget_and_group_rows_that_begin_alike():
+    rows = [[1, 2, 3, 4], [1, 9, 9, 9], [1, 2, 3, 5], [1, 9, 9, 8], [1, 2, 3, 4, 5, 6, 7, 8]]
+    chunks = tree_chunks(rows, budget=8)
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(rows)))
+    for chunk in chunks:
+        assert len(Tree.of([rows[i] for i in chunk], [0] * len(chunk))) <= 8
+    assert any({1, 3} <= set(chunk) for chunk in chunks)                 # 1 9 9 · shared
+    assert tree_chunks([[1, 2, 3, 4, 5]], budget=2) == [[0]]            # a row longer than the budget runs alone
 
 
 def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):
@@ -77,7 +80,7 @@ def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):
     prefixes = [s[:i] for s, i in zip(states, slots)]
     rows = [p + [c] + s[i + 1:] for p, s, i in zip(prefixes, states, slots) for c in (14, 15, 16, 17)]
     plain = score(tiny_lm, rows, reuse=False)
-    tiny_lm.prefix_reuse, tiny_lm.forward_overhead = True, 1000        # dear passes: all suffixes in one
+    tiny_lm.prefix_reuse = True
     with tiny_lm.keeping_states():                                       # as in a sampler run
         after = tiny_lm.next_token_logits(prefixes)
         forwards = []
@@ -103,7 +106,6 @@ def test_reuse_matches_plain_forward_on_the_real_model(default_lm):
         place = rng.randrange(0, len(sentence))
         prefixes.append(sentence[:place])
         rows += [sentence[:place] + [rng.randrange(300, 20000)] + sentence[place + 1:] for _ in range(8)]
-    assert plan_reuse([[default_lm.start_id] + r for r in rows], default_lm.forward_overhead) is not None
     plain_lp, plain_last = score(default_lm, rows, reuse=False)
     shared_lp, shared_last = score(default_lm, rows, reuse=True)
     with default_lm.keeping_states():

@@ -1,0 +1,141 @@
+"""Rows that begin alike, run as one tree of tokens: no padding, no shared beginning run twice.
+
+The rows a sampler step scores are, per chain, one sentence with a token edited at one
+place: they share all that comes before the place. Laid end to end as a tree (every
+distinct prefix once, each token attending to the tokens before it in its own row, by
+an attention mask), they run in a single forward with every position a real token.
+
+A tree may hang from kept states (`sentence_store`): a row whose first tokens were
+scored before continues from their key/value cache, a block of the `Past` its tokens
+attend to. Log-probs equal the plain padded forward's up to float rounding.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .sentence_store import Past, captured_hidden, model_cache, stacked_cache
+
+TREE_TOKENS = 512     # nodes per forward at most (and the token budget): attention grows with their square
+
+
+@dataclass
+class Tree:
+    """The distinct prefixes of some rows, one node per prefix's last token, parents first."""
+    tokens: list[int]
+    positions: list[int]        # the token's position in its row
+    parents: list[int]          # the node before it in its row; −1 where the row's past (or start) is
+    nodes: list[list[int]]      # per row, the nodes of its tokens after its past
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence[int]], past_lengths: Sequence[int]) -> Tree:
+        """The tree of `rows`, row i's first `past_lengths[i]` tokens left to a past (no nodes)."""
+        index: dict[tuple[int, ...], int] = {}
+        tree = cls([], [], [], [])
+        for row, held in zip(rows, past_lengths):
+            nodes: list[int] = []
+            for j in range(held, len(row)):
+                key = tuple(row[: j + 1])
+                if key not in index:
+                    index[key] = len(tree.tokens)
+                    tree.tokens.append(row[j])
+                    tree.positions.append(j)
+                    tree.parents.append(nodes[-1] if nodes else -1)
+                nodes.append(index[key])
+            tree.nodes.append(nodes)
+        return tree
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def mask(self, past: Past | None, dtype: torch.dtype, device) -> torch.Tensor:
+        """The additive attention mask [1, 1, T, B + T]: each node sees its past block and its ancestors."""
+        width = 0 if past is None else past.kv.shape[2]
+        block: list[tuple[int, int]] = [(0, 0)] * len(self)      # (start, length) of each node's past block
+        if past is not None:
+            for nodes, start, held in zip(self.nodes, past.starts, past.lengths):
+                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == held:
+                    block[nodes[0]] = (start, held)
+        ancestors: list[list[int]] = []
+        rows, cols = [], []
+        for node, parent in enumerate(self.parents):
+            if parent >= 0:
+                block[node] = block[parent]
+            ancestors.append((ancestors[parent] if parent >= 0 else []) + [width + node])
+            start, held = block[node]
+            seen = list(range(start, start + held)) + ancestors[node]
+            rows += [node] * len(seen)
+            cols += seen
+        allowed = torch.zeros((len(self), width + len(self)), dtype=torch.bool)
+        allowed[rows, cols] = True
+        return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[None, None].to(device)
+
+
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def tree_chunks(rows: Sequence[Sequence[int]], budget: int) -> list[list[int]]:
+    """Row indices in chunks of at most `budget` tree nodes (one row at least), rows in sorted order
+    so that rows that begin alike share a chunk."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i])
+    chunks: list[list[int]] = []
+    nodes, previous = 0, ()
+    for i in order:
+        row = rows[i]
+        shared = common_length(row, previous)
+        if chunks and nodes + len(row) - shared <= budget:
+            chunks[-1].append(i)
+            nodes += len(row) - shared
+        else:
+            chunks.append([i])
+            nodes = len(row)
+        previous = row
+    return chunks
+
+
+@dataclass
+class TreeScores:
+    """A tree forward's results per row, and the states it leaves (`SentenceStore.add`)."""
+    token_lp: list[torch.Tensor]      # log p of each row's tokens after the first (float64, CPU)
+    last: torch.Tensor | None         # [n, V] next-token log-softmax after each row (float32, CPU)
+    kv: torch.Tensor | None           # [2·layers, heads, B + T, head_dim]; None when not kept
+    hidden: torch.Tensor              # [B + T, H]
+    columns: list[torch.Tensor]       # row i's tokens sit at columns[i] of kv and hidden
+
+
+def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: torch.device,
+             with_last: bool = True, keep: bool = False) -> TreeScores:
+    """Per-token log p of each row (start token first) and, `with_last`, the next-token log-softmax
+    after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`."""
+    held = past.lengths if past is not None else [0] * len(rows)
+    tree = Tree.of(rows, held)
+    dtype = next(model.parameters()).dtype
+    ids = torch.tensor([tree.tokens], device=device)
+    positions = torch.tensor([tree.positions], device=device)
+    cache = model_cache(model, past.kv[:, None]) if past is not None else None
+    with captured_hidden(model) as hidden:
+        out = model(input_ids=ids, attention_mask=tree.mask(past, dtype, device), position_ids=positions,
+                    past_key_values=cache, use_cache=keep)
+    logits = out.logits[0].float()
+    log_norm = logits.logsumexp(-1)                                                       # [T]
+    at = torch.tensor([node for nodes in tree.nodes for node in nodes[:-1]], dtype=torch.long, device=device)
+    nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[p + 1:]], dtype=torch.long, device=device)
+    scored = (logits[at, nexts] - log_norm[at]).double().cpu().split([len(nodes) - 1 for nodes in tree.nodes])
+    width = 0 if past is None else past.kv.shape[2]
+    token_lp = [torch.cat([past.token_lp[i], s]) if past is not None else s for i, s in enumerate(scored)]
+    columns = [torch.cat([torch.arange(start, start + p), width + torch.tensor(nodes, dtype=torch.long)])
+               for start, p, nodes in zip(past.starts if past is not None else [0] * len(rows), held, tree.nodes)]
+    ends = torch.tensor([nodes[-1] for nodes in tree.nodes], device=device)
+    last = (logits[ends] - log_norm[ends][:, None]).cpu() if with_last else None
+    kv = stacked_cache(out.past_key_values)[:, 0] if keep else None
+    all_hidden = hidden[0][0] if past is None else torch.cat([past.hidden, hidden[0][0]])
+    return TreeScores(token_lp, last, kv, all_hidden, columns)
