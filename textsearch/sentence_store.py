@@ -46,9 +46,10 @@ class Past:
 
 @contextmanager
 def captured_hidden(model):
-    """Records the input of the model's LM head (the final hidden states) during a forward: [0] after."""
+    """Records the final hidden states (the decoder's output, what the LM head reads) during a forward:
+    [0] after. The head itself may run on some positions only (`logits_to_keep`)."""
     seen: list[torch.Tensor] = []
-    handle = model.get_output_embeddings().register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    handle = model.get_decoder().register_forward_hook(lambda module, args, out: seen.append(out[0]))
     try:
         yield seen
     finally:
@@ -68,7 +69,7 @@ def model_cache(model, kv: torch.Tensor):
 
 
 def head_reads_hidden(model, token: int, device: torch.device) -> bool:
-    """Whether the logits are the LM head of the captured hidden states and nothing more (no soft-capping
+    """Whether the logits are the LM head of the decoder's hidden states and nothing more (no soft-capping
     or scaling after it), so that the kept hidden states give the next-token distributions exactly."""
     with torch.inference_mode(), captured_hidden(model) as seen:
         logits = model(input_ids=torch.tensor([[token, token]], device=device), use_cache=False).logits

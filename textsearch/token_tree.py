@@ -122,20 +122,28 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     ids = torch.tensor([tree.tokens], device=device)
     positions = torch.tensor([tree.positions], device=device)
     cache = model_cache(model, past.kv[:, None]) if past is not None else None
+    read = [node for nodes in tree.nodes for node in nodes[:-1]]          # nodes whose next token is scored
+    ends = [nodes[-1] for nodes in tree.nodes]
+    keep_logits = sorted(set(read + ends if with_last else read))         # the LM head runs on these alone
+    row_of = {node: k for k, node in enumerate(keep_logits)}
     with captured_hidden(model) as hidden:
         out = model(input_ids=ids, attention_mask=tree.mask(past, dtype, device), position_ids=positions,
-                    past_key_values=cache, use_cache=keep)
-    logits = out.logits[0].float()
-    log_norm = logits.logsumexp(-1)                                                       # [T]
-    at = torch.tensor([node for nodes in tree.nodes for node in nodes[:-1]], dtype=torch.long, device=device)
+                    past_key_values=cache, use_cache=keep,
+                    logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
+    logits = out.logits[0].float()                                        # [len(keep_logits), V]
+    log_norm = logits.logsumexp(-1)
+    at = torch.tensor([row_of[node] for node in read], dtype=torch.long, device=device)
     nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[p + 1:]], dtype=torch.long, device=device)
     scored = (logits[at, nexts] - log_norm[at]).double().cpu().split([len(nodes) - 1 for nodes in tree.nodes])
     width = 0 if past is None else past.kv.shape[2]
     token_lp = [torch.cat([past.token_lp[i], s]) if past is not None else s for i, s in enumerate(scored)]
     columns = [torch.cat([torch.arange(start, start + p), width + torch.tensor(nodes, dtype=torch.long)])
                for start, p, nodes in zip(past.starts if past is not None else [0] * len(rows), held, tree.nodes)]
-    ends = torch.tensor([nodes[-1] for nodes in tree.nodes], device=device)
-    last = (logits[ends] - log_norm[ends][:, None]).cpu() if with_last else None
+    if with_last:
+        ends = torch.tensor([row_of[node] for node in ends], dtype=torch.long, device=device)
+        last = (logits[ends] - log_norm[ends][:, None]).cpu()
+    else:
+        last = None
     kv = stacked_cache(out.past_key_values)[:, 0] if keep else None
     all_hidden = hidden[0][0] if past is None else torch.cat([past.hidden, hidden[0][0]])
     return TreeScores(token_lp, last, kv, all_hidden, columns)
