@@ -70,7 +70,12 @@ class Tree:
             cols += seen
         allowed = torch.zeros((len(self), width + len(self)), dtype=torch.bool)
         allowed[rows, cols] = True
-        return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[None, None].to(device)
+        return additive_mask(allowed, dtype, device)
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype, device) -> torch.Tensor:
+    """A 4-D attention mask [1, 1, T, K] the model takes as it is, from which keys each query sees [T, K]."""
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[None, None].to(device)
 
 
 def common_length(a: Sequence[int], b: Sequence[int]) -> int:

@@ -1,10 +1,12 @@
 """Continuations drawn from a causal LM, with their exact probability, for rejection and importance sampling.
 
 The prompt runs through the model once (only its tail when its `opening` has run
-before: prompt_cache); its key/value cache is copied to every row
-of the batch and each new token costs one step of the cached model, not a re-run of
-the prefix. A row stops at a stop token or after `max_new_tokens`, and leaves the
-batch, so the steps after it cost only the rows still drawing. The returned
+before: prompt_cache), and every row of the batch continues from that one key/value
+cache: the rows' tokens are laid end to end after the prompt, each attending to the
+prompt and its own row (a token tree, `token_tree`), so each new token costs one step
+of the cached model and the prompt's cache is never copied per row. A row stops at a
+stop token or after `max_new_tokens`, and leaves the batch, so the steps after it
+cost only the rows still drawing. The returned
 tokens are the continuation without the stop token, and log q is the probability
 of exactly that list under this procedure: the product of its tokens' tempered,
 top-k-cut probabilities, times the probability of stopping there (the sum over all
@@ -20,6 +22,7 @@ from functools import lru_cache
 import torch
 
 from ..prompt_cache import run_prompt
+from ..token_tree import additive_mask
 from .base import SequenceDistribution
 from .candidates import cut_to_top_k, ordinary_tokens
 
@@ -118,12 +121,13 @@ class LMSampler(SequenceDistribution):
     def _sample_batch(self, n: int, generator) -> tuple[list[list[int]], torch.Tensor]:
         model, device = self.lm.model, self.lm.device
         cache, logits = run_prompt(model, self.context, self.opening, device)
-        cache.batch_repeat_interleave(n)
         logits = logits.expand(n, -1)
+        prompt, dtype = len(self.context), next(model.parameters()).dtype
         tokens: list[list[int]] = [[] for _ in range(n)]
+        columns: list[list[int]] = [[] for _ in range(n)]      # where each row's drawn tokens sit in the cache
         log_q = torch.zeros(n, dtype=torch.float64)
         live = torch.arange(n)                    # the rows still drawing; a stopped row leaves the batch
-        for _ in range(self.max_new_tokens):
+        for step_index in range(self.max_new_tokens):
             step = self.log_probs(logits)
             drawn = inverse_cdf(step.exp(), generator)
             stops = self.stop[drawn]
@@ -135,9 +139,15 @@ class LMSampler(SequenceDistribution):
                 tokens[row].append(token)
             if not len(going):
                 break
-            if len(going) < len(live):
-                cache.batch_select_indices(going.to(device))
-                live, drawn = live[going], drawn[going]
-            out = model(input_ids=drawn[:, None].to(device), past_key_values=cache, use_cache=True)
-            cache, logits = out.past_key_values, out.logits[:, -1]
+            live, drawn = live[going], drawn[going]
+            width = cache.get_seq_length()
+            allowed = torch.zeros((len(live), width + len(live)), dtype=torch.bool)
+            allowed[:, :prompt] = True
+            for k, row in enumerate(live.tolist()):
+                columns[row].append(width + k)
+                allowed[k, columns[row]] = True
+            out = model(input_ids=drawn[None].to(device), past_key_values=cache, use_cache=True,
+                        position_ids=torch.full((1, len(live)), prompt + step_index, device=device),
+                        attention_mask=additive_mask(allowed, dtype, device))
+            cache, logits = out.past_key_values, out.logits[0]
         return tokens, log_q
