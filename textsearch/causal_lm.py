@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import torch
 
+from .cpu_head import use_cpu_head
 from .packing import forward_overhead, pack
 from .sentence_store import SentenceStore, head_reads_hidden
 from .sequences import pad
@@ -25,6 +26,7 @@ class CausalLM(TokenModel):
 
     def __init__(self, model, tokenizer, device=None, token_budget: int | None = None):
         super().__init__(model, tokenizer, device, token_budget)
+        use_cpu_head(self.model)
         self.bos_id: int | None = tokenizer.bos_token_id
         self.eos_id: int | None = tokenizer.eos_token_id
         start = self.bos_id if self.bos_id is not None else self.eos_id
