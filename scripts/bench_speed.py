@@ -170,28 +170,31 @@ def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list
     return runs
 
 
-def raw_throughput(lm, shapes: list[tuple[int, int]], repeats: int = 1) -> float:
-    """tokens/s of bare forwards with log-softmax at the given (rows, width), all tokens real."""
+def raw_throughput(lm, shapes: list[tuple[int, int]], repeats: int = 3) -> float:
+    """tokens/s of bare forwards with log-softmax at the given (rows, width), all tokens real; each
+    shape's time is the median of `repeats`, so one slow moment of the machine does not move the limit."""
     generator = torch.Generator().manual_seed(0)
     total_tokens, total_seconds = 0, 0.0
     with torch.inference_mode():
         for rows, width in shapes:
             ids = torch.randint(100, lm.vocab_size, (rows, width), generator=generator).to(lm.device)
             lm.model(input_ids=ids, use_cache=False)                 # warm-up at this shape
+            seconds = []
             for _ in range(repeats):
                 start = time.perf_counter()
                 lm.model(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
                 synchronize(lm.device)
-                total_seconds += time.perf_counter() - start
-                total_tokens += rows * width
+                seconds.append(time.perf_counter() - start)
+            total_seconds += statistics.median(seconds)
+            total_tokens += rows * width
     return total_tokens / total_seconds
 
 
 def budget_sweep(lm, budgets: list[int], width: int = 16) -> list[tuple[int, float]]:
     """(tokens per forward, raw tokens/s) at rows = tokens / width (one row of `budget` tokens below
-    `width`), best of three."""
+    `width`)."""
     shapes = [(max(1, budget // width), min(budget, width)) for budget in budgets]
-    return [(rows * w, max(raw_throughput(lm, [(rows, w)]) for _ in range(3))) for rows, w in shapes]
+    return [(rows * w, raw_throughput(lm, [(rows, w)])) for rows, w in shapes]
 
 
 def overhead_tokens(sweep: list[tuple[int, float]]) -> float:
