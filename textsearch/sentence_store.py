@@ -5,7 +5,8 @@ one it accepted) or the sentence it kept, which an earlier step scored. So the n
 step's slot distributions p(· | x_<i) and the key/value cache of x_<i are already in
 hand: the LM head applied to the kept hidden state at i − 1 gives the first, a slice
 of the kept cache the second. Kept here, they spare the step its prefix forward: a
-step runs one forward, of its candidates' suffixes, for all chains at once.
+step runs one forward, a token tree of its candidates from their slots on
+(`token_tree`), for all chains at once.
 
 Rows are kept by recent use up to a memory budget; a prefix that is not held any more
 costs a forward, never a wrong answer. A CausalLM keeps a store for one sampler run
@@ -137,8 +138,8 @@ class SentenceStore:
 
     def after(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
         """log p(· | prefix) [n, V] for held prefixes, from the kept hidden states: no forward. The LM
-        head runs once per distinct prefix, and not again for a prefix of the last call (the candidates
-        scored after a slot's distribution start from the slot's prefix)."""
+        head runs once per distinct prefix, and not again for a prefix of the last call (a chain that
+        stayed may draw the same slot again)."""
         keys = [tuple(p) for p in prefixes]
         known = {k: self.last_after[k] for k in keys if k in self.last_after}
         distinct = list(dict.fromkeys(k for k in keys if k not in known))
