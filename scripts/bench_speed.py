@@ -272,7 +272,6 @@ def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[l
     ours = run_sets(generator, meter, sets, seed)
     with naive_scoring(lm, generator):
         naive = run_sets(generator, meter, sets, seed)
-    runs_pair = (ours, naive)
     raw = raw_throughput(lm, sample_shapes([f for r in ours for f in r.forwards if f.phase == "search"], shapes))
     mine, ref = summary(ours, generator.steps), summary(naive, generator.steps)
     choice = generator.proposal.choice.candidates
@@ -282,7 +281,7 @@ def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[l
         "e2e_speedup_vs_naive": ref["seconds_per_set"] / mine["seconds_per_set"],
         "search_speedup_vs_naive": ref["search_seconds_per_set"] / mine["search_seconds_per_set"],
         "raw_tokens_per_s": raw,
-        **quality(*runs_pair),
+        **quality(ours, naive),
         "init": generator.init, "steps": generator.steps, "chains": generator.chains,
         "top_k": choice.top_k, "top_p": choice.top_p,
         "ours": mine, "naive": ref, "runs": (ours, naive),
