@@ -1,10 +1,10 @@
-"""run_prompt: a prompt's opening runs once; every prompt then runs its rest on that cache."""
+"""run_prompts: a prompt's opening runs once; every prompt then runs its rest on that cache."""
 import pytest
 import torch
 from conftest import make_tiny_lm
 
 import textsearch as ts
-from textsearch.prompt_cache import run_prompt
+from textsearch.prompt_cache import run_prompts
 
 CPU = torch.device("cpu")
 
@@ -28,7 +28,7 @@ def test_the_opening_runs_once_and_every_prompt_matches_a_full_forward():
     prompts = [[1, 5, 6, 7, 8, 11], [1, 5, 6, 7, 9], [1, 5, 6, 7, 8, 11]]
     with torch.inference_mode():
         for tokens in prompts:
-            cache, last = run_prompt(model, tokens, 4, CPU)
+            cache, last = run_prompts(model, [tokens], 4, CPU)
             ref_cache, ref_last = full(model, tokens)
             assert torch.allclose(last, ref_last, atol=1e-5)
             step = torch.tensor([[4]])        # the returned cache carries on like the full one, and is the caller's
@@ -42,15 +42,33 @@ def test_the_opening_runs_once_and_every_prompt_matches_a_full_forward():
 def test_results_do_not_depend_on_the_prompts_run_before():
     model = make_tiny_lm(seed=3).model
     with torch.inference_mode():
-        alone = run_prompt(model, [1, 5, 6, 7, 9], 3, CPU)[1]
-        run_prompt(model, [1, 5, 6, 2, 2, 2], 3, CPU)
-        run_prompt(model, [1, 5, 8, 7, 9], 3, CPU)                   # another opening replaces the kept one
-        assert torch.equal(run_prompt(model, [1, 5, 6, 7, 9], 3, CPU)[1], alone)
+        alone = run_prompts(model, [[1, 5, 6, 7, 9]], 3, CPU)[1]
+        run_prompts(model, [[1, 5, 6, 2, 2, 2]], 3, CPU)
+        run_prompts(model, [[1, 5, 8, 7, 9]], 3, CPU)                   # another opening replaces the kept one
+        assert torch.equal(run_prompts(model, [[1, 5, 6, 7, 9]], 3, CPU)[1], alone)
+
+
+def test_prompts_run_together_match_each_run_alone():
+    model = make_tiny_lm(seed=3).model
+    prompts = [[1, 5, 6, 7, 8, 11, 4], [1, 5, 6, 9], [1, 5, 6, 7, 8]]
+    with torch.inference_mode():
+        cache, last = run_prompts(model, prompts, 3, CPU)
+        assert cache.get_seq_length() == 7                        # right-padded to the longest
+        for i, tokens in enumerate(prompts):
+            ref_cache, ref_last = full(model, tokens)
+            assert torch.allclose(last[i], ref_last[0], atol=1e-5)
+            keys = cache.layers[0].keys[i, :, :len(tokens)]         # its own columns hold its prompt's keys
+            assert torch.allclose(keys, ref_cache.layers[0].keys[0], atol=1e-5)
+
+
+def test_prompts_that_open_differently_are_refused():
+    with pytest.raises(ValueError, match="share"):
+        run_prompts(make_tiny_lm().model, [[1, 5, 6], [1, 7, 6]], 2, CPU)
 
 
 def test_an_opening_that_leaves_nothing_to_run_is_refused():
     with pytest.raises(ValueError, match="opening"):
-        run_prompt(make_tiny_lm().model, [1, 5], 2, CPU)
+        run_prompts(make_tiny_lm().model, [[1, 5]], 2, CPU)
 
 
 def test_lm_sampler_with_an_opening_draws_what_it_draws_without():

@@ -10,6 +10,7 @@ from scipy import stats
 
 import textsearch as ts
 from textsearch.proposals.candidates import ordinary_tokens
+from textsearch.proposals.lm_sampler import sample_together
 from textsearch.sequences import State
 from textsearch.target import Target
 
@@ -127,6 +128,38 @@ def test_lm_sampler_draws_follow_its_log_q(lm):
     for seq, value in zip(tokens[:50], log_q[:50].tolist()):
         assert value == pytest.approx(math.log(exact[tuple(seq)]), abs=1e-4)
     assert compare([tuple(t) for t in tokens], exact, len(tokens), "LMSampler draws").passed
+
+
+def test_samplers_drawn_together_draw_what_each_draws_alone(lm):
+    prompts = ["the a", "cat", "the dog ran sat"]                  # different lengths: padded rows in one batch
+    samplers = [ts.proposals.LMSampler(lm, prompt=p, max_new_tokens=5, temperature=0.9, stop_at=[SAT]) for p in prompts]
+    together = sample_together(samplers, 30, [torch.Generator().manual_seed(k) for k in range(3)])
+    for k, sampler in enumerate(samplers):
+        tokens, log_q = sampler.sample(30, torch.Generator().manual_seed(k))
+        assert together[k][0] == tokens and torch.allclose(together[k][1], log_q, atol=1e-5)
+        assert any(len(t) < 5 for t in tokens) and any(len(t) == 5 for t in tokens)
+
+
+def test_rows_that_drew_alike_run_as_one_node(lm):
+    """At a low temperature every row draws the same tokens: each step forwards one token, not 12, and
+    none after the last draw."""
+    sampler = ts.proposals.LMSampler(lm, prompt="the a", max_new_tokens=4, temperature=0.01, stop_at=[])
+    widths = []
+    handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: widths.append(kwargs["input_ids"].shape),
+                                                with_kwargs=True)
+    try:
+        tokens, _ = sampler.sample(12, torch.Generator().manual_seed(0))
+    finally:
+        handle.remove()
+    assert len({tuple(t) for t in tokens}) == 1 and len(tokens[0]) == 4
+    assert widths == [(1, 3)] + [(1, 1)] * 3                       # the prompt, then steps 1–3 (step 4 draws only)
+
+
+def test_samplers_that_differ_in_more_than_the_prompt_are_refused(lm):
+    a = ts.proposals.LMSampler(lm, prompt="the", temperature=1.0)
+    b = ts.proposals.LMSampler(lm, prompt="cat", temperature=0.5)
+    with pytest.raises(ValueError, match="every setting but the prompt"):
+        sample_together([a, b], 2, [None, None])
 
 
 @pytest.mark.parametrize("make,match", [

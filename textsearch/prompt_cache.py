@@ -1,11 +1,12 @@
-"""The key/value cache of a prompt's fixed opening, kept for the next prompt that opens alike.
+"""The key/value cache of a prompt's fixed opening, kept for the next prompts that open alike.
 
 Prompts built from one template share their opening: the keyword task's few-shot
 prompt is about 115 tokens of examples and ends with ten or so tokens that name the
 keywords. Keeping the cache of the opening turns a forward over the whole prompt
-into one over its tail. The opening is always run alone and the tail always on its
-cache, whichever prompt came before, so a prompt's logits never depend on the
-prompts run earlier (a batch gives the same results in any order).
+into one over its tail, and several prompts run their tails in one forward, one row
+each. The opening is always run alone and the tails always on its cache, whichever
+prompt came before, so a prompt's logits never depend on the prompts run earlier
+(a batch gives the same results in any order).
 """
 from __future__ import annotations
 
@@ -26,21 +27,33 @@ _kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @torch.inference_mode()
-def run_prompt(model, tokens: list[int], opening: int, device: torch.device) -> tuple[object, torch.Tensor]:
-    """(a key/value cache of `tokens` the caller may extend, the logits after them [1, V]).
+def run_prompts(model, prompts: list[list[int]], opening: int, device: torch.device) -> tuple[object, torch.Tensor]:
+    """(a key/value cache of the prompts, one row each, that the caller may extend; the logits after
+    each prompt [n, V]).
 
-    The first `opening` tokens (0 < opening < len(tokens)) run once per model and opening;
-    each call runs only the rest. With `opening` 0 the whole prompt runs and nothing is kept."""
-    if not 0 <= opening < len(tokens):
-        raise ValueError(f"the opening must leave a token of the prompt to run, got {opening} of {len(tokens)}")
+    The prompts share their first `opening` tokens (0 <= opening < every length), which run once per
+    model and opening; each call runs only the rest, right-padded to the longest: row i holds its
+    prompt at columns [0, len(prompts[i])), and the pad columns after it are for no one to attend to."""
+    if not all(0 <= opening < len(p) for p in prompts):
+        raise ValueError(f"the opening must leave a token of every prompt to run, got {opening} of "
+                         f"{min(map(len, prompts))}")
+    if any(p[:opening] != prompts[0][:opening] for p in prompts):
+        raise ValueError("prompts run together must share their opening tokens")
     cache = None
     if opening:
         kept = _kept.get(model)
-        if kept is None or kept.tokens != tuple(tokens[:opening]):
-            out = model(input_ids=torch.tensor([tokens[:opening]], device=device), use_cache=True)
-            kept = _kept[model] = Opening(tuple(tokens[:opening]), out.past_key_values)
+        if kept is None or kept.tokens != tuple(prompts[0][:opening]):
+            out = model(input_ids=torch.tensor([prompts[0][:opening]], device=device), use_cache=True)
+            kept = _kept[model] = Opening(tuple(prompts[0][:opening]), out.past_key_values)
         cache = copy.deepcopy(kept.cache)
-    positions = torch.arange(opening, len(tokens), device=device)[None]
-    out = model(input_ids=torch.tensor([tokens[opening:]], device=device), past_key_values=cache,
-                position_ids=positions, use_cache=True)
-    return out.past_key_values, out.logits[:, -1]
+        if len(prompts) > 1:
+            cache.batch_repeat_interleave(len(prompts))
+    tails = [p[opening:] for p in prompts]
+    width = max(map(len, tails))
+    ids = torch.tensor([tail + tail[-1:] * (width - len(tail)) for tail in tails], device=device)
+    ends = sorted({len(tail) - 1 for tail in tails})                 # the LM head runs where a prompt ends
+    out = model(input_ids=ids, past_key_values=cache, use_cache=True,
+                position_ids=torch.arange(opening, opening + width, device=device).expand(len(prompts), -1),
+                logits_to_keep=torch.tensor(ends, dtype=torch.long, device=device))
+    rows = torch.arange(len(prompts), device=device)
+    return out.past_key_values, out.logits[rows, torch.tensor([ends.index(len(t) - 1) for t in tails], device=device)]

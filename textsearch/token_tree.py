@@ -74,8 +74,10 @@ class Tree:
 
 
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype, device) -> torch.Tensor:
-    """A 4-D attention mask [1, 1, T, K] the model takes as it is, from which keys each query sees [T, K]."""
-    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[None, None].to(device)
+    """A 4-D attention mask [B, 1, T, K] the model takes as it is, from which keys each query sees:
+    [T, K] (B = 1) or [B, T, K]."""
+    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+    return mask.view(-1, 1, *allowed.shape[-2:]).to(device)
 
 
 def common_length(a: Sequence[int], b: Sequence[int]) -> int:

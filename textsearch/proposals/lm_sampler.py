@@ -1,17 +1,20 @@
 """Continuations drawn from a causal LM, with their exact probability, for rejection and importance sampling.
 
 The prompt runs through the model once (only its tail when its `opening` has run
-before: prompt_cache), and every row of the batch continues from that one key/value
-cache: the rows' tokens are laid end to end after the prompt, each attending to the
-prompt and its own row (a token tree, `token_tree`), so each new token costs one step
-of the cached model and the prompt's cache is never copied per row. A row stops at a
-stop token or after `max_new_tokens`, and leaves the batch, so the steps after it
-cost only the rows still drawing. The returned
-tokens are the continuation without the stop token, and log q is the probability
-of exactly that list under this procedure: the product of its tokens' tempered,
-top-k-cut probabilities, times the probability of stopping there (the sum over all
-stop tokens) when it stopped early. Special tokens other than the stop tokens are
-never drawn (their probability goes to the others).
+before: prompt_cache), and every row continues from that one key/value cache: the
+rows' tokens are laid end to end after the prompt as a token tree (`token_tree`),
+rows that drew the same tokens so far sharing one node, each node attending to the
+prompt and its own row's tokens. So each new token costs one step of the cached
+model, a prefix that several rows drew runs once, and the prompt's cache is never
+copied per row. A row stops at a stop token or after `max_new_tokens`, and leaves,
+so the steps after it cost only the rows still drawing. Several prompts draw in the
+same forwards, one row of the model's batch each (`sample_together`).
+
+The returned tokens are the continuation without the stop token, and log q is the
+probability of exactly that list under this procedure: the product of its tokens'
+tempered, top-k-cut probabilities, times the probability of stopping there (the sum
+over all stop tokens) when it stopped early. Special tokens other than the stop
+tokens are never drawn (their probability goes to the others).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from functools import lru_cache
 
 import torch
 
-from ..prompt_cache import run_prompt
+from ..prompt_cache import run_prompts
 from ..token_tree import additive_mask
 from .base import SequenceDistribution
 from .candidates import cut_to_top_k, ordinary_tokens
@@ -110,44 +113,107 @@ class LMSampler(SequenceDistribution):
         return cut_to_top_k((logits / self.temperature).log_softmax(-1), self.top_k)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[list[list[int]], torch.Tensor]:
-        tokens, log_q = [], []
-        for start in range(0, n, self.batch_size):
-            batch_tokens, batch_log_q = self._sample_batch(min(self.batch_size, n - start), generator)
-            tokens += batch_tokens
-            log_q.append(batch_log_q)
-        return tokens, torch.cat(log_q) if log_q else torch.zeros(0, dtype=torch.float64)
+        return sample_together([self], n, [generator])[0]
 
-    @torch.inference_mode()
-    def _sample_batch(self, n: int, generator) -> tuple[list[list[int]], torch.Tensor]:
-        model, device = self.lm.model, self.lm.device
-        cache, logits = run_prompt(model, self.context, self.opening, device)
-        logits = logits.expand(n, -1)
-        prompt, dtype = len(self.context), next(model.parameters()).dtype
-        tokens: list[list[int]] = [[] for _ in range(n)]
-        columns: list[list[int]] = [[] for _ in range(n)]      # where each row's drawn tokens sit in the cache
-        log_q = torch.zeros(n, dtype=torch.float64)
-        live = torch.arange(n)                    # the rows still drawing; a stopped row leaves the batch
-        for step_index in range(self.max_new_tokens):
-            step = self.log_probs(logits)
-            drawn = inverse_cdf(step.exp(), generator)
-            stops = self.stop[drawn]
-            # a stop ends the list whichever stop token it was: the list's probability sums over them
-            log_stop = step[:, self.stop].logsumexp(-1) if self.stop.any() else torch.full((len(live),), -math.inf)
-            log_q[live] += torch.where(stops, log_stop, step[torch.arange(len(live)), drawn])
-            going = (~stops).nonzero()[:, 0]
-            for row, token in zip(live[going].tolist(), drawn[going].tolist()):
-                tokens[row].append(token)
-            if not len(going):
-                break
-            live, drawn = live[going], drawn[going]
-            width = cache.get_seq_length()
-            allowed = torch.zeros((len(live), width + len(live)), dtype=torch.bool)
-            allowed[:, :prompt] = True
-            for k, row in enumerate(live.tolist()):
-                columns[row].append(width + k)
-                allowed[k, columns[row]] = True
-            out = model(input_ids=drawn[None].to(device), past_key_values=cache, use_cache=True,
-                        position_ids=torch.full((1, len(live)), prompt + step_index, device=device),
-                        attention_mask=additive_mask(allowed, dtype, device))
-            cache, logits = out.past_key_values, out.logits[0]
-        return tokens, log_q
+
+def sample_together(samplers: Sequence[LMSampler], n: int, generators: Sequence[torch.Generator | None]
+                    ) -> list[tuple[list[list[int]], torch.Tensor]]:
+    """`n` continuations of each sampler's prompt, as `sampler.sample(n, generator)` draws them, with
+    every prompt's rows in the same forwards, one row of the model's batch per prompt. A few dozen
+    rows leave a forward mostly its fixed cost; several prompts fill it. The samplers may differ in
+    their prompts only."""
+    first = samplers[0]
+    if len(generators) != len(samplers):
+        raise ValueError(f"give one generator per sampler: {len(generators)} for {len(samplers)}")
+    settings = lambda s: (s.lm, s.max_new_tokens, s.temperature, s.top_k, s.batch_size)
+    if any(settings(s) != settings(first) or not torch.equal(s.stop, first.stop) for s in samplers):
+        raise ValueError("samplers drawn together must share the model and every setting but the prompt")
+    tokens: list[list[list[int]]] = [[] for _ in samplers]
+    log_q: list[list[torch.Tensor]] = [[] for _ in samplers]
+    for start in range(0, n, first.batch_size):
+        for k, rows in enumerate(_draw(samplers, min(first.batch_size, n - start), generators)):
+            tokens[k] += rows.tokens
+            log_q[k].append(rows.log_q)
+    return [(t, torch.cat(q) if q else torch.zeros(0, dtype=torch.float64)) for t, q in zip(tokens, log_q)]
+
+
+class Continuations:
+    """The rows drawn for one prompt: their tokens and log q so far, and the rows still drawing as
+    a token tree: rows that have drawn the same tokens are one node, since what follows them has one
+    distribution (each row still draws its own next token from it)."""
+
+    def __init__(self, sampler: LMSampler, n: int, logits: torch.Tensor):
+        self.sampler, self.length = sampler, len(sampler.context)
+        self.tokens: list[list[int]] = [[] for _ in range(n)]
+        self.log_q = torch.zeros(n, dtype=torch.float64)
+        self.live = torch.arange(n)                       # the rows still drawing; a stopped row leaves
+        self.node = torch.zeros(n, dtype=torch.long)      # each live row's node
+        self.logits = logits                              # [nodes, V] what follows each node
+        self.columns: list[list[int]] = [[]]              # each node's drawn tokens' columns in the cache
+        self.fresh: list[tuple[int, int]] = []            # the nodes of the last draw: (parent node, token)
+
+    def draw(self, generator: torch.Generator | None) -> None:
+        """Every live row draws its next token; a row that drew a stop token leaves."""
+        sampler = self.sampler
+        step = sampler.log_probs(self.logits)
+        per_row = step[self.node]
+        drawn = inverse_cdf(per_row.exp(), generator)
+        stops = sampler.stop[drawn]
+        # a stop ends the list whichever stop token it was: the list's probability sums over them
+        log_stop = step[:, sampler.stop].logsumexp(-1)[self.node] if sampler.stop.any() \
+            else torch.full((len(self.live),), -math.inf, dtype=torch.float64)
+        self.log_q[self.live] += torch.where(stops, log_stop, per_row[torch.arange(len(self.live)), drawn])
+        going = (~stops).nonzero()[:, 0]
+        fresh: dict[tuple[int, int], int] = {}
+        nodes = []
+        for row, node, token in zip(self.live[going].tolist(), self.node[going].tolist(), drawn[going].tolist()):
+            self.tokens[row].append(token)
+            nodes.append(fresh.setdefault((node, token), len(fresh)))
+        self.live, self.node, self.fresh = self.live[going], torch.tensor(nodes, dtype=torch.long), list(fresh)
+
+    def place(self, width: int) -> list[list[int]]:
+        """Put the fresh nodes at cache columns width, width + 1, …: the columns each one attends to."""
+        self.columns = [self.columns[parent] + [width + k] for k, (parent, _) in enumerate(self.fresh)]
+        return self.columns
+
+
+@torch.inference_mode()
+def _draw(samplers: Sequence[LMSampler], n: int, generators) -> list[Continuations]:
+    first = samplers[0]
+    model, device = first.lm.model, first.lm.device
+    dtype = next(model.parameters()).dtype
+    contexts = [s.context for s in samplers]
+    opening = first.opening if all(s.opening == first.opening and s.context[:first.opening] == contexts[0][:first.opening]
+                                   for s in samplers) else 0
+    cache, logits = run_prompts(model, contexts, opening, device)
+    prompts = [Continuations(s, n, last[None]) for s, last in zip(samplers, logits)]
+    batch = list(range(len(prompts)))                      # the prompt in each row of the model's batch
+    for step_index in range(first.max_new_tokens):
+        for rows, generator in zip(prompts, generators):
+            if len(rows.live):
+                rows.draw(generator)
+        active = [k for k in batch if prompts[k].fresh]
+        if step_index == first.max_new_tokens - 1 or not active:
+            break
+        if active != batch:                                # a prompt whose rows have all stopped leaves
+            cache.batch_select_indices(torch.tensor([batch.index(k) for k in active], device=device))
+            batch = active
+        width, nodes = cache.get_seq_length(), max(len(prompts[k].fresh) for k in batch)
+        ids = torch.full((len(batch), nodes), first.lm.start_id, dtype=torch.long)
+        positions = torch.zeros((len(batch), nodes), dtype=torch.long)
+        allowed = torch.zeros((len(batch), nodes, width + nodes), dtype=torch.bool)
+        where: list[tuple[int, int, int]] = []
+        for b, k in enumerate(batch):
+            rows = prompts[k]
+            ids[b, :len(rows.fresh)] = torch.tensor([token for _, token in rows.fresh])
+            positions[b] = rows.length + step_index
+            allowed[b, :, :rows.length] = True             # pad nodes too: they must attend to something
+            where += [(b, node, col) for node, cols in enumerate(rows.place(width)) for col in cols]
+        at = torch.tensor(where, dtype=torch.long)
+        allowed[at[:, 0], at[:, 1], at[:, 2]] = True
+        out = model(input_ids=ids.to(device), past_key_values=cache, use_cache=True, position_ids=positions.to(device),
+                    attention_mask=additive_mask(allowed, dtype, device))
+        cache = out.past_key_values
+        for b, k in enumerate(batch):
+            prompts[k].logits = out.logits[b, :len(prompts[k].fresh)]
+    return prompts
