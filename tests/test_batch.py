@@ -23,12 +23,15 @@ def needs_letters(words: list[str]) -> None:
             raise ValueError(f"keyword {word!r} has no letters")
 
 
-def fake_generate(num: int, calls: list | None = None):
-    def generate(words: list[str]) -> list[dict]:
+def fake_generate(num: int, calls: list | None = None, packs: list | None = None):
+    """A generator of concept sets; it records each set it ran in `calls` and each call's sets in `packs`."""
+    def generate(sets: list[list[str]]) -> list[list[dict]]:
         if calls is not None:
-            calls.append(words)
-        return [{"keywords": words, "text": f"{' '.join(words)} #{i}", "energy": float(len(words) + i),
-                 "covered": True, "steps": 1, "seconds": 0.0} for i in range(num)]
+            calls.extend(sets)
+        if packs is not None:
+            packs.append(sets)
+        return [[{"keywords": words, "text": f"{' '.join(words)} #{i}", "energy": float(len(words) + i),
+                  "covered": True, "steps": 1, "seconds": 0.0} for i in range(num)] for words in sets]
     return generate
 
 
@@ -122,6 +125,25 @@ def test_resume_after_an_interrupted_run(tmp_path, num, kept_lines, tail):
     batch.run_batch(SETS, str(out), fake_generate(num, calls), num=num, progress=False)
     assert out.read_bytes() == reference.read_bytes()
     assert calls == [list(s.keywords) for s in SETS[kept_lines // num:]]
+
+
+def test_packs_are_consecutive_sets_aligned_to_the_input(tmp_path):
+    out, packs = tmp_path / "out.jsonl", []
+    batch.run_batch(SETS, str(out), fake_generate(1, packs=packs), pack=2, progress=False)
+    assert packs == [[list(s.keywords) for s in SETS[i:i + 2]] for i in (0, 2, 4)]
+    reference = tmp_path / "reference.jsonl"
+    batch.run_batch(SETS, str(reference), fake_generate(1), progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_resume_runs_a_pack_finished_in_part_whole_and_writes_what_it_lacks(tmp_path):
+    reference = tmp_path / "reference.jsonl"
+    batch.run_batch(SETS, str(reference), fake_generate(1), pack=2, progress=False)
+    out, packs = tmp_path / "out.jsonl", []
+    out.write_bytes(b"".join(reference.read_bytes().splitlines(keepends=True)[:3]))     # pack 1 half written
+    batch.run_batch(SETS, str(out), fake_generate(1, packs=packs), pack=2, progress=False)
+    assert packs == [[list(s.keywords) for s in SETS[2:4]], [list(SETS[4].keywords)]]
+    assert out.read_bytes() == reference.read_bytes()
 
 
 def test_resume_refuses_an_output_of_another_input(tmp_path):
@@ -221,10 +243,10 @@ KILLABLE = textwrap.dedent("""
     import sys, time
     from textsearch import batch
     sets = [batch.ConceptSet(i + 1, (f"word{i}", "other")) for i in range(40)]
-    def generate(words):
+    def generate(packed):
         time.sleep(0.02)
-        return [{"keywords": words, "text": " ".join(words) * 50, "energy": 1.0, "covered": True,
-                 "steps": 1, "seconds": 0.0}]
+        return [[{"keywords": words, "text": " ".join(words) * 50, "energy": 1.0, "covered": True,
+                  "steps": 1, "seconds": 0.0}] for words in packed]
     batch.run_batch(sets, sys.argv[1], generate, progress=False)
 """)
 

@@ -79,6 +79,7 @@ def test_trace_prints_the_search_then_the_sentence(capsys):
     (["keywords", "--input", "sets.txt"], "--input needs --output"),
     (["keywords", "dog", "--input", "sets.txt", "--output", "o.jsonl"], "not both"),
     (["keywords", "--input", "/nonexistent/sets.txt", "--output", "o.jsonl"], "cannot read the input file"),
+    (["keywords", "--input", "sets.txt", "--output", "o.jsonl", "--pack", "0"], "--pack: must be at least 1"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_2(argv, message, capsys):
@@ -122,6 +123,19 @@ def test_batch_restart_skips_finished_sets_and_repeats_the_lines(tmp_path, capsy
     assert resumed[:2] == full[:2]                                     # the finished set untouched
     drop = lambda line: {k: v for k, v in json.loads(line).items() if k != "seconds"}   # noqa: E731
     assert [drop(line) for line in resumed] == [drop(line) for line in full]
+
+
+def test_batch_packs_give_the_sentences_of_sets_run_alone(tmp_path, capsys):
+    sets = tmp_path / "sets.txt"
+    sets.write_text("dog ball\ncat mat\npark red\nblue cat\n", encoding="utf-8")
+    runs = {}
+    for pack in ("1", "3"):
+        out = tmp_path / f"pack{pack}.jsonl"
+        assert run(["keywords", "--input", str(sets), "--output", str(out), "--pack", pack, *FAST], capsys)[0] == 0
+        runs[pack] = [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in out.read_text().splitlines()]
+    assert len(runs["1"]) == 4
+    energy = lambda r: pytest.approx(r.pop("energy"), rel=1e-6)        # noqa: E731 - float rounding apart
+    assert [energy(r) for r in runs["1"]] == [r.pop("energy") for r in runs["3"]] and runs["3"] == runs["1"]
 
 
 def test_module_entry_point_exits_2_without_traceback():

@@ -9,7 +9,8 @@ import torch
 from textsearch.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence, TraceStep,
                                  format_trace, locked_state, seed_for, trimmed, validate_keywords)
 from textsearch.objectives import Fluency, Keywords, RepetitionPenalty, SentenceForm
-from textsearch.proposals import LMSampler
+from textsearch import keywords as task
+
 
 def test_validate_keywords():
     assert validate_keywords([" dog ", "ice cream"]) == ["dog", "ice cream"]
@@ -61,7 +62,7 @@ def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
     generator = KeywordsToSentence(tiny_lm)
     fluency = Fluency(tiny_lm, gamma=GAMMA, length_norm=True)
     words = "the cat sat on the mat".split()
-    text = generator.best_insertion(" ".join(words), "dog")
+    text = generator.best_insertions([(" ".join(words), "dog")])[0]
 
     def at(gap, form):
         return " ".join(words[:gap] + [form.capitalize() if gap == 0 else form] + words[gap:])
@@ -77,7 +78,7 @@ def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
 def test_draft_start_contains_every_keyword_locked(tiny_lm):
     generator = KeywordsToSentence(tiny_lm, chains=3, draft_tokens=6)
     keywords = Keywords(["dog", "ball", "park"])
-    starts = generator.drafts(["dog", "ball", "park"], keywords, torch.Generator().manual_seed(0))
+    starts = generator.drafts([["dog", "ball", "park"]], [keywords], [torch.Generator().manual_seed(0)])[0]
     assert len(starts) == 3
     for state in starts:
         text = tiny_lm.decode(list(state.tokens))
@@ -104,11 +105,27 @@ def test_search_returns_a_covering_sentence_with_its_energy(tiny_lm, init):
     assert [r.energy for r in again] == [first.energy, second.energy]
 
 
+def test_sets_generated_together_get_the_results_of_one_call_each(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, steps=4, chains=2, top_k=8, draft_tokens=6)
+    sets = [["dog", "ball"], ["cat"], ["park", "dog", "run"]]
+    forwards = []
+    handle = tiny_lm.model.register_forward_pre_hook(lambda m, args, kwargs: forwards.append(1), with_kwargs=True)
+    try:
+        together = generator.generate(sets, num=2, seed=4)
+        packed, forwards[:] = len(forwards), []
+        alone = [generator(words, num=2, seed=4) for words in sets]
+    finally:
+        handle.remove()
+    assert [[(r.text, r.energy) for r in results] for results in together] == \
+        [[(r.text, pytest.approx(r.energy, rel=1e-6)) for r in results] for results in alone]
+    assert packed < len(forwards)                                    # the drafts shared their forwards
+
+
 def test_search_is_no_worse_than_its_best_start(tiny_lm):
     generator = KeywordsToSentence(tiny_lm, steps=3, chains=2, top_k=4, draft_tokens=6)
     words = ["dog", "ball"]
     keywords = Keywords(words)
-    starts = generator.drafts(words, keywords, torch.Generator().manual_seed(seed_for(5, words)))
+    starts = generator.drafts([words], [keywords], [torch.Generator().manual_seed(seed_for(5, words))])[0]
     start_energy = (generator.sentence + keywords)(starts).min().item()
     assert generator(words, seed=5)[0].energy <= start_energy
 
@@ -156,11 +173,11 @@ def test_trimmed_cuts_what_comes_before_the_first_word():
 def test_drafts_rank_by_energy_plus_a_cost_per_missing_keyword(tiny_lm, monkeypatch):
     texts = ["the dog sat on the ball", "the dog sat", "a cat sat on the mat", ", the ball and the dog", "the dog sat"]
     drawn = [tiny_lm.encode(t.lstrip(", ")) for t in texts]
-    monkeypatch.setattr(LMSampler, "sample", lambda self, n, generator=None: (drawn, torch.zeros(len(drawn))))
+    monkeypatch.setattr(task, "sample_together", lambda samplers, n, generators: [(drawn, torch.zeros(len(drawn)))])
     words, keywords = ["dog", "ball"], Keywords(["dog", "ball"])
     for cost in (0.0, 2.0):
         generator = KeywordsToSentence(tiny_lm, chains=4, missing_cost=cost)
-        starts = generator.drafts(words, keywords, torch.Generator())
+        starts = generator.drafts([words], [keywords], [torch.Generator()])[0]
         distinct = list(dict.fromkeys(trimmed(t) for t in texts))
         score = generator.sentence([tiny_lm.encode(t) for t in distinct]) \
             + GAMMA * cost * torch.tensor([float(len(keywords.missing(t))) for t in distinct])

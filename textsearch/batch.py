@@ -3,10 +3,14 @@
 Append-only and resumable: a set's lines are written in one flushed write, in input
 order, so a killed run leaves a prefix of the final file (perhaps ending in a
 half-written line, which a restart drops) and a restart with the same arguments
-carries on where it stopped. Under torchrun every rank appends its share to its own
-part file, tagged with the set's index; when all ranks are done, rank 0 merges the
-parts into the output in input order. A set's result depends on the seed and the set,
-never on the rank that ran it, so the merged file equals a single-process run's.
+carries on where it stopped. Sets run in packs of `pack` consecutive inputs (set i
+in pack i // pack), whose drafts share forwards; a restart runs a pack it finished
+only in part again whole and writes the sets it lacks, so every set is generated in
+the same company as in an uninterrupted run. Under torchrun rank r runs the packs
+r, r + world, … and appends them to its own part file, each line tagged with its
+set's index; when all ranks are done, rank 0 merges the parts into the output in
+input order. A set's result depends on the seed, the set and its pack, never on
+the rank that ran it, so the merged file equals a single-process run's.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
-Generate = Callable[[list[str]], list[dict]]   # keywords -> result records, `num` of them
+Generate = Callable[[list[list[str]]], list[list[dict]]]   # concept sets -> per set, `num` result records
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def append(path: str, records: list[dict]) -> None:
         os.fsync(handle.fileno())
 
 
-def run_batch(sets: Sequence[ConceptSet], output: str, generate: Generate, num: int = 1,
+def run_batch(sets: Sequence[ConceptSet], output: str, generate: Generate, num: int = 1, pack: int = 1,
               rank: int = 0, world: int = 1, barrier: Callable[[], None] = lambda: None,
               progress: bool = True) -> int:
     """Generate `num` lines for every set not already in `output`; returns how many sets ran here.
@@ -158,24 +162,32 @@ def run_batch(sets: Sequence[ConceptSet], output: str, generate: Generate, num: 
     done_in_output = len(prefix) // num
     use_parts = world > 1 or bool(glob.glob(glob.escape(output) + ".part*"))
     parts = finished_parts(output, num) if use_parts else {}
-    todo = [i for i in range(done_in_output, len(sets)) if i not in parts][rank::world]
+    done = set(range(done_in_output)) | set(parts)
+    packs = [range(start, min(start + pack, len(sets))) for start in range(0, len(sets), pack)]
+    mine = [p for k, p in enumerate(packs) if k % world == rank and not done.issuperset(p)]
     barrier()                                   # every rank has read the state before anyone writes
     target = part_path(output, rank) if use_parts else output
     if use_parts:
         truncate(target, kept_length(target, num))
     else:
         truncate(output, prefix_length)
-    bar = tqdm(todo, desc="concept sets", unit="set", disable=not progress or rank != 0, dynamic_ncols=True)
-    for index in bar:
-        records = generate(list(sets[index].keywords))
-        if len(records) != num:
-            raise ValueError(f"the generator returned {len(records)} results for one set, expected {num}")
-        append(target, [{"set": index, **r} for r in records] if use_parts else records)
+    bar = tqdm(total=sum(len(p) for p in mine), desc="concept sets", unit="set",
+               disable=not progress or rank != 0, dynamic_ncols=True)
+    ran = 0
+    for indices in mine:
+        results = generate([list(sets[i].keywords) for i in indices])
+        for index, records in zip(indices, results):
+            if len(records) != num:
+                raise ValueError(f"the generator returned {len(records)} results for one set, expected {num}")
+            if index not in done:
+                append(target, [{"set": index, **r} for r in records] if use_parts else records)
+        ran += len(indices)
+        bar.update(len(indices))
     bar.close()
     barrier()                                   # every part is complete
     if use_parts and rank == 0:
         merge(output, prefix, done_in_output, finished_parts(output, num), len(sets))
-    return len(todo)
+    return ran
 
 
 def merge(output: str, prefix: list[dict], done: int, parts: dict[int, list[dict]], total: int) -> None:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import torch
 
 from .cpu_head import use_cpu_head
+from .lockstep import Lockstep
 from .packing import forward_overhead, pack
 from .sentence_store import SentenceStore, head_reads_hidden
 from .sequences import pad
@@ -40,6 +41,7 @@ class CausalLM(TokenModel):
         # scored rows and prefixes with their states, inside `keeping_states` (where the logits are the LM head's alone)
         self.can_keep = head_reads_hidden(self.model, self.start_id, self.device)
         self.store: SentenceStore | None = None
+        self.turns: Lockstep | None = None          # searches that take turns and score together
 
     def log_prob(self, items) -> torch.Tensor:
         """Total log p of each item [n] (float64, CPU), first token included."""
@@ -100,10 +102,40 @@ class CausalLM(TokenModel):
         at = [distinct[tuple(seq)] for seq in sequences]
         return [token_lp[i] for i in at], None if last is None else last[at]
 
+    @contextmanager
+    def taking_turns(self) -> Iterator[Lockstep]:
+        """Within the block, `turns.run(functions)` runs each function (a search) in turns with the others,
+        and what they score in a turn runs as one batch (`lockstep`)."""
+        previous, self.turns = self.turns, Lockstep(self._rows_together)
+        try:
+            yield self.turns
+        finally:
+            self.turns = previous
+
+    def _rows_together(self, requests: list[tuple[list[list[int]], bool]]
+                       ) -> list[tuple[list[torch.Tensor], torch.Tensor | None]]:
+        """The answers to several searches' `_rows` calls, run as one (as two when some ask for the
+        distribution after their rows and some do not)."""
+        answers: list = [None] * len(requests)
+        for with_last in (False, True):
+            asked = [i for i, (_, wants) in enumerate(requests) if wants == with_last]
+            distinct = list(dict.fromkeys(tuple(row) for i in asked for row in requests[i][0]))
+            if not distinct:
+                continue
+            token_lp, last = self._rows([list(row) for row in distinct], with_last)
+            index = {row: k for k, row in enumerate(distinct)}
+            for i in asked:
+                at = [index[tuple(row)] for row in requests[i][0]]
+                answers[i] = ([token_lp[k] for k in at], last[at] if with_last else None)
+        return answers
+
     @torch.inference_mode()
     def _rows(self, rows: list[list[int]], with_last: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """`_score` of distinct rows that begin with the start token: kept rows cost nothing, the others
-        run as token trees (from their kept beginnings), or padded when prefix reuse is off."""
+        run as token trees (from their kept beginnings), or padded when prefix reuse is off. A search
+        that takes turns with others (`taking_turns`) waits for theirs, to run with them."""
+        if self.turns is not None and self.turns.inside():
+            return self.turns.ask((rows, with_last))
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
         kept = [i for i, r in enumerate(rows) if self._keeps and self.store.has(r)]     # scored before: no forward

@@ -56,6 +56,9 @@ def build_parser() -> Parser:
     k.add_argument("--trace", action="store_true", help="show the search: step, operation, sentence")
     k.add_argument("--input", metavar="FILE", help="concept sets, one per line (words, or CommonGen jsonl)")
     k.add_argument("--output", metavar="OUT.jsonl", help="results of --input, appended; a restart resumes")
+    k.add_argument("--pack", type=positive, default=task.PACK,
+                   help=f"--input sets whose drafts share forwards: faster, and a set's sentence may then "
+                        f"differ from a run alone by float rounding (default {task.PACK})")
     return parser
 
 
@@ -86,8 +89,9 @@ def load_generator(args: argparse.Namespace, device: str) -> task.KeywordsToSent
 
 def main(argv: Sequence[str] | None = None,
          make_generator: Callable[[argparse.Namespace, str], object] = load_generator) -> int:
-    """Entry point; `make_generator(args, device)` gives an object with `check(words)` and
-    `__call__(words, num=, seed=, trace=)` returning results with `.record()` and `.trace`."""
+    """Entry point; `make_generator(args, device)` gives an object with `check(words)`,
+    `__call__(words, num=, seed=, trace=)` returning results with `.record()` and `.trace`, and
+    `generate(sets, num=, seed=)` returning such results per set."""
     try:
         args = build_parser().parse_args(argv)
         return keywords_command(args, make_generator)
@@ -143,11 +147,11 @@ def batch_command(args: argparse.Namespace, make_generator) -> int:
             for message in errors:
                 print(f"error: {message}", file=sys.stderr)
 
-        def generate(words: list[str]) -> list[dict]:
-            return [r.record() for r in generator(words, num=args.num, seed=args.seed)]
+        def generate(packed: list[list[str]]) -> list[list[dict]]:
+            return [[r.record() for r in results] for results in generator.generate(packed, num=args.num, seed=args.seed)]
 
         try:
-            batch.run_batch(sets, args.output, generate, num=args.num, rank=rank, world=world,
+            batch.run_batch(sets, args.output, generate, num=args.num, pack=args.pack, rank=rank, world=world,
                             barrier=barrier, progress=sys.stderr.isatty())
         except (ValueError, OSError) as error:
             raise UsageError(str(error)) from None

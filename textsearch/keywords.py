@@ -27,6 +27,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple, Sequence
 
 import torch
@@ -35,6 +36,7 @@ from .objectives import Batch, Fluency, Keywords, RepetitionPenalty, SentenceFor
 from .objectives.keywords import word_forms
 from .objectives.sentence_form import OPENERS
 from .proposals import EditProposal, LMSampler
+from .proposals.lm_sampler import sample_together
 from .samplers import Sample, SimulatedAnnealing
 from .schedules import Exponential
 from .sequences import State
@@ -50,6 +52,7 @@ FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence
 REPETITION_WEIGHT = 2.0   # energy of each repeated word bigram: SLOR finds a repeated phrase predictable
 UNIGRAM = "en"            # SLOR: the fluency credits back each word's unigram log-probability (wordfreq)
 MISSING_COST = 0.5        # draft ranking: nats per token charged for each keyword a draft left out
+PACK = 8                  # batch mode: concept sets whose drafts share forwards
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
 DRAFT_TOKENS = 24         # new tokens in a prompted draft
 NUM_DRAFTS = 32           # prompted drafts to choose the starts from
@@ -152,73 +155,121 @@ class KeywordsToSentence:
 
     def __call__(self, words: Sequence[str], num: int = 1, seed: int = 0, trace: bool = False) -> list[KeywordResult]:
         """`num` sentences, each from its own search seeded by (seed, keywords, index)."""
-        words = self.check(words)
-        return [self.search(words, seed_for(seed, words, i), trace) for i in range(num)]
+        return self.generate([words], num, seed, trace)[0]
 
-    def search(self, words: list[str], seed: int, trace: bool = False) -> KeywordResult:
-        """One search. The model keeps the states of what it scores for this set alone (the
-        proposal's session): drafts, starts and steps share them, and no set depends on another."""
+    def generate(self, sets: Sequence[Sequence[str]], num: int = 1, seed: int = 0,
+                 trace: bool = False) -> list[list[KeywordResult]]:
+        """`num` sentences for each concept set, their drafts drawn and ranked in shared forwards: the
+        results of one call per set (up to float rounding, which may flip a draw), in less time."""
+        checked = [self.check(words) for words in sets]
+        jobs = [(words, seed_for(seed, words, i)) for words in checked for i in range(num)]
+        results = self.search_many([words for words, _ in jobs], [s for _, s in jobs], trace)
+        return [results[k * num:(k + 1) * num] for k in range(len(checked))]
+
+    def search_many(self, sets: list[list[str]], seeds: list[int], trace: bool = False) -> list[KeywordResult]:
+        """One search per set, all in step: their drafts are drawn and ranked together, and their
+        searches take turns so that each step scores all sets' candidates in one forward (`lockstep`).
+        The model keeps the states of what it scores for these sets alone (the proposal's session),
+        so nothing depends on earlier calls. Each result's seconds are its share of the whole."""
         started = time.perf_counter()
-        keywords = Keywords(words)
-        objective = self.sentence + keywords
-        generator = torch.Generator().manual_seed(seed)
+        keywords = [Keywords(words) for words in sets]
         with self.proposal.session():
-            starts = self.drafts(words, keywords, generator) if self.init == "draft" else \
-                [self.keyword_start(words, keywords)] * self.chains
-            start_energies = objective(starts)
-            recorder = Recorder(self.lm, starts, start_energies) if trace else None
-            sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains, seed=seed)
-            best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
+            if self.init == "draft":
+                starts = self.drafts(sets, keywords, [torch.Generator().manual_seed(seed) for seed in seeds])
+            else:
+                starts = [[self.keyword_start(words, kw)] * self.chains for words, kw in zip(sets, keywords)]
+            searches = [partial(self.search, *job, trace) for job in zip(sets, keywords, starts, seeds)]
+            taking_turns = getattr(self.lm, "taking_turns", None)
+            if taking_turns is None or len(searches) == 1:
+                results = [search() for search in searches]
+            else:
+                with taking_turns() as turns:
+                    results = turns.run(searches)
+        for result in results:
+            result.seconds = (time.perf_counter() - started) / len(sets)
+        return results
+
+    def search(self, words: list[str], keywords: Keywords, starts: list[State], seed: int,
+               trace: bool = False) -> KeywordResult:
+        """The annealing search from one start per chain; the lowest-energy sentence it saw."""
+        objective = self.sentence + keywords
+        start_energies = objective(starts)
+        recorder = Recorder(self.lm, starts, start_energies) if trace else None
+        sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains, seed=seed)
+        best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
         first = int(torch.argmin(start_energies))
         if start_energies[first] <= best.energy:           # the search never beat its start
             best = Sample(list(starts[first].tokens), self.lm.decode(list(starts[first].tokens)),
                           float(start_energies[first]), chain=first, step=-1)
         text = best.text.strip()
-        return KeywordResult(words, text, best.energy, keywords.covered([text])[0], self.steps,
-                             time.perf_counter() - started, recorder.path(best.chain, best.step) if trace else [])
+        return KeywordResult(words, text, best.energy, keywords.covered([text])[0], self.steps, 0.0,
+                             recorder.path(best.chain, best.step) if trace else [])
 
     def keyword_start(self, words: list[str], keywords: Keywords) -> State:
         """CGMH's start: the keywords in order, every keyword token locked. The leading space
         lets the search put words before the first keyword without gluing onto it."""
         return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
 
-    def drafts(self, words: list[str], keywords: Keywords, generator: torch.Generator) -> list[State]:
-        """The best of `num_drafts` prompted drafts, one per chain, ranked by the sentence energy (all
-        but the keyword constraint) plus `missing_cost` for each keyword left out: a fluent draft that
-        misses one keyword often repairs into a better sentence than a clumsy one that has them all. Each is completed
-        with the keywords it missed and its keyword tokens are locked (the bare keywords stand
-        in for a draft that cannot be)."""
-        sampler = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
-                            max_new_tokens=self.draft_tokens, temperature=self.draft_temperature,
-                            opening=DRAFT_EXAMPLES)
-        tokens, _ = sampler.sample(self.num_drafts, generator)
-        texts = list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens))
-        ids = [self.lm.encode(text) for text in texts]
-        missing = torch.tensor([len(keywords.missing(t)) for t in texts], dtype=torch.float64)
-        ranking = self.sentence(Batch(ids, tokenizer=self.lm.tokenizer)) + self.missing_cost * missing
-        order, states = ranking.argsort().tolist(), []
-        for chain in range(self.chains):
-            text = texts[order[chain % len(texts)]]
-            for word in keywords.missing(text):
-                text = self.best_insertion(text, word)
-            ids = self.lm.encode(text)
-            usable = 0 < len(ids) <= self.max_len and not keywords.missing(self.lm.decode(ids))
-            states.append(locked_state(ids, keywords, self.lm.decode) if usable else self.keyword_start(words, keywords))
+    def drafts(self, sets: list[list[str]], keywords: list[Keywords], generators: list[torch.Generator]
+               ) -> list[list[State]]:
+        """Per set, the best of `num_drafts` prompted drafts, one per chain, ranked by the sentence energy
+        (all but the keyword constraint) plus `missing_cost` for each keyword left out: a fluent draft
+        that misses one keyword often repairs into a better sentence than a clumsy one that has them all.
+        Each is completed with the keywords it missed and its keyword tokens are locked (the bare
+        keywords stand in for a draft that cannot be). All sets draw, and are ranked, together."""
+        samplers = [LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
+                              max_new_tokens=self.draft_tokens, temperature=self.draft_temperature,
+                              opening=DRAFT_EXAMPLES) for words in sets]
+        drawn = sample_together(samplers, self.num_drafts, generators)
+        texts = [list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens)) for tokens, _ in drawn]
+        flat = [self.lm.encode(text) for group in texts for text in group]
+        energies = self.sentence(Batch(flat, tokenizer=self.lm.tokenizer)).split([len(group) for group in texts])
+        chosen = []
+        for group, kw, energy in zip(texts, keywords, energies):
+            missing = torch.tensor([len(kw.missing(t)) for t in group], dtype=torch.float64)
+            order = (energy + self.missing_cost * missing).argsort().tolist()
+            chosen += [(group[order[chain % len(group)]], kw) for chain in range(self.chains)]
+        completed = iter(self.completed(chosen))
+        states = []
+        for words, kw in zip(sets, keywords):
+            states.append([])
+            for _ in range(self.chains):
+                ids = self.lm.encode(next(completed))
+                usable = 0 < len(ids) <= self.max_len and not kw.missing(self.lm.decode(ids))
+                states[-1].append(locked_state(ids, kw, self.lm.decode) if usable else self.keyword_start(words, kw))
         return states
 
-    def best_insertion(self, text: str, word: str) -> str:
-        """`text` with `word` put where the LM finds it most fluent, then in its most fluent
-        inflection there: two batched scorings (gaps, then forms) instead of gaps × forms."""
-        spaced = text.split()
+    def completed(self, drafts: list[tuple[str, Keywords]]) -> list[str]:
+        """Each draft with the keywords it missed inserted, one by one (`best_insertions`), all drafts'
+        first missing keyword at once, then all their second, …"""
+        texts = [text for text, _ in drafts]
+        missing = [kw.missing(text) for text, kw in drafts]
+        for rank in range(max(map(len, missing), default=0)):
+            todo = [i for i, words in enumerate(missing) if len(words) > rank]
+            for i, text in zip(todo, self.best_insertions([(texts[i], missing[i][rank]) for i in todo])):
+                texts[i] = text
+        return texts
 
-        def at(gap: int, form: str) -> str:
-            return " ".join(spaced[:gap] + [form if gap else form[:1].upper() + form[1:]] + spaced[gap:])
+    def best_insertions(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """Each (text, word) as the text with the word put where the LM finds it most fluent, then in its
+        most fluent inflection there: two batched scorings for all pairs (gaps, then forms) instead of
+        gaps × forms per pair."""
+        spaced = [text.split() for text, _ in pairs]
 
-        first = 1 if spaced else 0             # after the first word: its capital stays at the start
-        gaps = [at(gap, word) for gap in range(first, len(spaced) + 1)]
-        gap = first + int(torch.argmin(self.fluency([self.lm.encode(c) for c in gaps])))
-        forms = [at(gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word else [at(gap, word)]
-        return forms[int(torch.argmin(self.fluency([self.lm.encode(c) for c in forms])))]
+        def at(words: list[str], gap: int, form: str) -> str:
+            return " ".join(words[:gap] + [form if gap else form[:1].upper() + form[1:]] + words[gap:])
+
+        def most_fluent(options: list[list[str]]) -> list[int]:
+            energies = self.fluency([self.lm.encode(c) for group in options for c in group])
+            return [int(torch.argmin(e)) for e in energies.split([len(group) for group in options])]
+
+        firsts = [1 if words else 0 for words in spaced]      # after the first word: its capital stays at the start
+        gaps = [first + best for first, best in zip(firsts, most_fluent(
+            [[at(words, gap, word) for gap in range(first, len(words) + 1)]
+             for words, first, (_, word) in zip(spaced, firsts, pairs)]))]
+        forms = [[at(words, gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word
+                 else [at(words, gap, word)] for words, gap, (_, word) in zip(spaced, gaps, pairs)]
+        return [options[best] for options, best in zip(forms, most_fluent(forms))]
 
 
 def trimmed(draft: str) -> str:

@@ -1,0 +1,89 @@
+"""Lockstep: searches take turns one at a time, and their model calls run as one."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+from conftest import make_tiny_lm
+
+from textsearch.lockstep import Lockstep
+
+
+def recording_combine(rounds: list):
+    def combine(requests):
+        rounds.append(list(requests))
+        return [f"answer to {r}" for r in requests]
+    return combine
+
+
+def test_each_round_answers_every_waiting_search_in_one_call():
+    rounds: list = []
+    turns = Lockstep(recording_combine(rounds))
+
+    def search(name: str, asks: int):
+        return [turns.ask(f"{name}{k}") for k in range(asks)]
+
+    results = turns.run([lambda: search("a", 3), lambda: search("b", 1), lambda: search("c", 2)])
+    assert results == [[f"answer to a{k}" for k in range(3)], ["answer to b0"], ["answer to c0", "answer to c1"]]
+    assert rounds == [["a0", "b0", "c0"], ["a1", "c1"], ["a2"]]
+
+
+def test_one_search_runs_at_a_time_in_a_fixed_order():
+    events: list = []
+    running = [0]
+    turns = Lockstep(lambda requests: requests)
+
+    def search(name: str):
+        for k in range(3):
+            running[0] += 1
+            assert running[0] == 1, "two searches ran at once"
+            time.sleep(0.002)
+            events.append((name, k))
+            running[0] -= 1
+            turns.ask(k)
+
+    turns.run([lambda n=n: search(n) for n in "abcd"])
+    assert events == [(n, k) for k in range(3) for n in "abcd"]
+
+
+def test_a_failing_search_is_raised_and_the_others_stop():
+    reached: list = []
+    turns = Lockstep(lambda requests: requests)
+
+    def good():
+        turns.ask(1)
+        reached.append("after the failure")          # never: the round that follows the failure does not run
+
+    def bad():
+        raise RuntimeError("search failed")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="search failed"):
+        turns.run([good, bad, good])
+    assert reached == [] and threading.active_count() == before
+
+
+def test_a_failing_combine_is_raised_and_every_search_stops():
+    turns = Lockstep(lambda requests: 1 / 0)
+    before = threading.active_count()
+    with pytest.raises(ZeroDivisionError):
+        turns.run([lambda: turns.ask(1), lambda: turns.ask(2)])
+    assert threading.active_count() == before
+
+
+def test_searches_taking_turns_score_as_alone_in_one_forward():
+    lm = make_tiny_lm(seed=5)
+    rows = [[[5, 6, 7], [5, 6, 8]], [[9, 9]], [[5, 6, 7], [10]]]       # one row asked twice, by two searches
+    alone = [lm.token_log_probs(r) for r in rows]
+    forwards = []
+    handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: forwards.append(1), with_kwargs=True)
+    try:
+        with lm.taking_turns() as turns:
+            together = turns.run([lambda r=r: lm.token_log_probs(r) for r in rows])
+    finally:
+        handle.remove()
+    assert len(forwards) == 1
+    for got, expected in zip(together, alone):
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, expected))

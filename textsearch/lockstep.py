@@ -1,0 +1,104 @@
+"""Several searches that take turns, their model calls run as one.
+
+A batch of concept sets runs one search per set, each with its own random stream, as
+it would alone; alone, each step's forward holds a few dozen tokens and is mostly the
+forward's fixed cost. Here each search runs in a thread of its own, but only one runs
+at a time: it runs until it needs the model (`ask`), and once every search is waiting
+on the model or done, their requests go to the model in one call (`combine`); then
+each carries on, in the same order every time. So a search takes the steps it takes
+alone (the model's answers differ by float rounding at most), the model runs full
+batches, and the same input gives the same output.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Sequence
+
+
+class Cancelled(Exception):
+    """Raised in a waiting search when another one failed: it unwinds, and the failure is reported."""
+
+
+class Task:
+    def __init__(self, function: Callable[[], Any]):
+        self.function = function
+        self.request: Any = None
+        self.answer: Any = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.cancelled = False
+
+
+class Lockstep:
+    """`run(functions)` runs each function as a search that takes turns with the others; inside
+    them, `ask(request)` waits for `combine(requests)` to answer every waiting search at once."""
+
+    def __init__(self, combine: Callable[[list[Any]], list[Any]]):
+        self.combine = combine
+        self.local = threading.local()
+        self.condition = threading.Condition()
+        self.turn: Task | None = None            # the task that runs now; None: the scheduler
+
+    def inside(self) -> bool:
+        """Whether the caller is one of the searches (whose model calls must go through `ask`)."""
+        return getattr(self.local, "task", None) is not None
+
+    def ask(self, request: Any) -> Any:
+        task = self.local.task
+        task.request = request
+        self._pass(task, None)
+        if task.cancelled:
+            raise Cancelled()
+        return task.answer
+
+    def run(self, functions: Sequence[Callable[[], Any]]) -> list[Any]:
+        tasks = [Task(f) for f in functions]
+        threads = [threading.Thread(target=self._task_main, args=(task,), daemon=True) for task in tasks]
+        for thread in threads:
+            thread.start()
+        try:
+            while True:
+                for task in tasks:
+                    if not task.done:
+                        self._pass(None, task)       # it runs until it asks or finishes
+                failed = next((task.error for task in tasks if task.error is not None), None)
+                if failed is not None:
+                    raise failed
+                waiting = [task for task in tasks if not task.done]
+                if not waiting:
+                    return [task.result for task in tasks]
+                for task, answer in zip(waiting, self.combine([task.request for task in waiting])):
+                    task.answer = answer
+        except BaseException:
+            for task in tasks:                        # the others unwind before the error is reported
+                if not task.done:
+                    task.cancelled = True
+                    self._pass(None, task)
+            raise
+        finally:
+            for thread in threads:
+                thread.join()
+
+    def _pass(self, me: Task | None, to: Task | None) -> None:
+        """Hand the turn from `me` to `to` and wait until it comes back to `me`."""
+        with self.condition:
+            self.turn = to
+            self.condition.notify_all()
+            self.condition.wait_for(lambda: self.turn is me)
+
+    def _task_main(self, task: Task) -> None:
+        self.local.task = task
+        with self.condition:
+            self.condition.wait_for(lambda: self.turn is task)
+        try:
+            if not task.cancelled:
+                task.result = task.function()
+        except Cancelled:
+            pass
+        except BaseException as error:          # noqa: BLE001 - handed to the scheduler, which raises it
+            task.error = error
+        task.done = True
+        with self.condition:
+            self.turn = None
+            self.condition.notify_all()
