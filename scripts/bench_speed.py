@@ -1,6 +1,6 @@
 """Keyword-to-sentence speed against the model's raw forward throughput and a naive scorer.
 
-    python scripts/bench_speed.py [--quick] [--sets N] [--data dev.jsonl]
+    python scripts/bench_speed.py [--quick] [--sets N] [--search-sets N] [--pack N] [--data dev.jsonl]
 
 Two configurations, each against the same naive reference:
   defaults  the library defaults (a prompted LM draft, then a short repair search);
@@ -21,18 +21,22 @@ For each configuration, side by side:
   4. seconds per concept set, drafts included, against the naive reference, with the
      coverage and energies of both: e2e_speedup_vs_naive; equal_quality when the coverage
      is no lower and the mean paired energy difference is within two standard errors.
+     Ours runs the sets in packs, as batch mode does (`--pack`: drafts drawn together,
+     searches in lockstep), and at the defaults also one set at a time, as a single
+     CLI call does (e2e_speedup_one_set_at_a_time); the naive reference runs one set
+     at a time, with none of the above.
 Once per run:
   5. peak resident memory of a default CLI run, in a subprocess;
   6. raw throughput against tokens per forward, which sets the default token budget.
 The naive reference is the same search with every candidate's whole sentence scored:
-no token trees or kept states, no energy cache, always top-K candidates. The last line is JSON.
+no token trees or kept states, no energy cache, always top-K candidates, drafts drawn
+a row per node, one set at a time. The last line is JSON.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -45,7 +49,7 @@ from unittest import mock
 import torch
 
 import textsearch as ts
-from textsearch.keywords import KeywordsToSentence, seed_for
+from textsearch.keywords import PACK, KeywordsToSentence
 from textsearch.samplers import base as sampler_base
 from textsearch.target import Target
 
@@ -133,41 +137,49 @@ class SetRun:
     text: str
     energy: float
     covered: bool
+
+
+@dataclass
+class Runs:
+    """Sets run in packs of `pack`: their results, and the whole run's time, forwards and cache counts."""
+    sets: list[SetRun]
+    pack: int
     seconds: float
-    search_seconds: float
+    draft_seconds: float
     forwards: list[Forward]
     requested: int
     evaluated: int
 
 
-def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list[str]], seed: int) -> list[SetRun]:
-    """One search per set; drafts timed apart from the search, cache counts from the run's Result."""
+def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list[str]], seed: int,
+             pack: int) -> Runs:
+    """The sets in packs of `pack` (`generate`, as batch mode runs them); drafts timed apart from the
+    searches, cache counts from the samplers' Results."""
+    draft_seconds, counts = [0.0], {"requested": 0, "evaluated": 0}
+    drafts, sampler_run = generator.drafts, sampler_base.MarkovSampler.run
+
+    def timed_drafts(*args):
+        start = time.perf_counter()
+        with meter.tagged("draft"):
+            out = drafts(*args)
+        draft_seconds[0] += time.perf_counter() - start
+        return out
+
+    def counted_run(self, *args, **kwargs):
+        result = sampler_run(self, *args, **kwargs)
+        counts["requested"] += result.requested
+        counts["evaluated"] += result.evaluations
+        return result
+
+    meter.take()
     runs = []
-    drafts, run = generator.drafts, generator.__class__.search
-    for words in sets:
-        draft_seconds, counts = [0.0], {}
-
-        def timed_drafts(*args):
-            start = time.perf_counter()
-            with meter.tagged("draft"):
-                out = drafts(*args)
-            draft_seconds[0] += time.perf_counter() - start
-            return out
-
-        sampler_run = sampler_base.MarkovSampler.run
-
-        def counted_run(self, *args, **kwargs):
-            result = sampler_run(self, *args, **kwargs)
-            counts.update(requested=result.requested, evaluated=result.evaluations)
-            return result
-
-        meter.take()
-        with mock.patch.object(generator, "drafts", timed_drafts), \
-                mock.patch.object(sampler_base.MarkovSampler, "run", counted_run):
-            result = run(generator, words, seed_for(seed, words))
-        runs.append(SetRun(words, result.text, result.energy, result.covered, result.seconds,
-                           result.seconds - draft_seconds[0], meter.take(), counts["requested"], counts["evaluated"]))
-    return runs
+    start = time.perf_counter()
+    with mock.patch.object(generator, "drafts", timed_drafts), \
+            mock.patch.object(sampler_base.MarkovSampler, "run", counted_run):
+        for first in range(0, len(sets), pack):
+            for results in generator.generate(sets[first:first + pack], seed=seed):
+                runs.append(SetRun(results[0].keywords, results[0].text, results[0].energy, results[0].covered))
+    return Runs(runs, pack, time.perf_counter() - start, draft_seconds[0], meter.take(), **counts)
 
 
 def raw_throughput(lm, shapes: list[tuple[int, int]], repeats: int = 3) -> float:
@@ -229,21 +241,21 @@ def read_sets(path: Path, n: int) -> list[list[str]]:
         return [json.loads(line)["concept_set"].split("#") for line, _ in zip(handle, range(n))]
 
 
-def summary(runs: list[SetRun], steps: int) -> dict:
-    search = [f for r in runs for f in r.forwards if f.phase == "search"]
-    search_seconds = sum(r.search_seconds for r in runs)
+def summary(runs: Runs, steps: int) -> dict:
+    search = [f for f in runs.forwards if f.phase == "search"]
+    search_seconds, n = runs.seconds - runs.draft_seconds, len(runs.sets)
     return {
-        "seconds_per_set": statistics.mean(r.seconds for r in runs),
-        "draft_seconds_per_set": statistics.mean(r.seconds - r.search_seconds for r in runs),
-        "search_seconds_per_set": search_seconds / len(runs),
-        "tokens_per_step": sum(f.tokens for f in search) / (steps * len(runs)),
-        "padded_per_step": sum(f.rows * f.width for f in search) / (steps * len(runs)),
-        "forwards_per_step": len(search) / (steps * len(runs)),
+        "seconds_per_set": runs.seconds / n,
+        "draft_seconds_per_set": runs.draft_seconds / n,
+        "search_seconds_per_set": search_seconds / n,
+        "tokens_per_step": sum(f.tokens for f in search) / (steps * n),
+        "padded_per_step": sum(f.rows * f.width for f in search) / (steps * n),
+        "forwards_per_step": len(search) / steps / -(-n // runs.pack),          # per pack: its sets share them
         "useful_tokens_per_s": sum(f.tokens for f in search) / search_seconds,
         "model_seconds_share": sum(f.seconds for f in search) / search_seconds,
-        "coverage": statistics.mean(float(r.covered) for r in runs),
-        "mean_energy": statistics.mean(r.energy for r in runs),
-        "cache_hit_rate": 1 - sum(r.evaluated for r in runs) / sum(r.requested for r in runs),
+        "coverage": statistics.mean(float(r.covered) for r in runs.sets),
+        "mean_energy": statistics.mean(r.energy for r in runs.sets),
+        "cache_hit_rate": 1 - runs.evaluated / runs.requested,
     }
 
 
@@ -253,29 +265,31 @@ ROWS = ("seconds_per_set", "draft_seconds_per_set", "search_seconds_per_set", "t
         "forwards_per_step", "useful_tokens_per_s", "model_seconds_share", "coverage", "mean_energy", "cache_hit_rate")
 
 
-def quality(ours: list[SetRun], naive: list[SetRun]) -> dict:
+def quality(ours: Runs, naive: Runs) -> dict:
     """Equal quality: coverage no lower, and the sets' energies not worse than the naive's beyond noise.
     Both are the same exact sampler, but top-p candidate sets take other paths from the first step
     where they differ, so a set's final energy differs by chance: ours counts as worse when the mean
     paired difference exceeds two of its standard errors (where every set ends alike, when it is > 0)."""
-    differences = [a.energy - b.energy for a, b in zip(ours, naive)]
+    differences = [a.energy - b.energy for a, b in zip(ours.sets, naive.sets)]
     mean = statistics.mean(differences)
     error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else 0.0
-    covered = statistics.mean(float(r.covered) for r in ours) >= statistics.mean(float(r.covered) for r in naive)
-    return {"equal_quality": covered and mean <= max(2 * error, 1e-3), "energy_difference": mean,
-            "energy_difference_se": error}
+    coverage = lambda runs: statistics.mean(float(r.covered) for r in runs.sets)      # noqa: E731
+    return {"equal_quality": coverage(ours) >= coverage(naive) and mean <= max(2 * error, 1e-3),
+            "energy_difference": mean, "energy_difference_se": error}
 
 
 def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[list[str]], seed: int,
-            shapes: int) -> dict:
-    """One configuration, ours against the naive reference, with the raw throughput at our shapes."""
-    ours = run_sets(generator, meter, sets, seed)
+            shapes: int, pack: int, alone: bool) -> dict:
+    """One configuration, ours (in packs, as batch mode runs; and, if `alone`, one set at a time)
+    against the naive reference (one set at a time), with the raw throughput at our shapes."""
+    ours = run_sets(generator, meter, sets, seed, pack)
+    one = run_sets(generator, meter, sets, seed, 1) if alone and pack > 1 else None
     with naive_scoring(lm, generator):
-        naive = run_sets(generator, meter, sets, seed)
-    raw = raw_throughput(lm, sample_shapes([f for r in ours for f in r.forwards if f.phase == "search"], shapes))
+        naive = run_sets(generator, meter, sets, seed, 1)
+    raw = raw_throughput(lm, sample_shapes([f for f in ours.forwards if f.phase == "search"], shapes))
     mine, ref = summary(ours, generator.steps), summary(naive, generator.steps)
     choice = generator.proposal.choice.candidates
-    return {
+    figures = {
         "throughput_vs_raw": mine["useful_tokens_per_s"] / raw,
         "token_reduction_vs_naive": ref["tokens_per_step"] / mine["tokens_per_step"],
         "e2e_speedup_vs_naive": ref["seconds_per_set"] / mine["seconds_per_set"],
@@ -283,9 +297,13 @@ def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[l
         "raw_tokens_per_s": raw,
         **quality(ours, naive),
         "init": generator.init, "steps": generator.steps, "chains": generator.chains,
-        "top_k": choice.top_k, "top_p": choice.top_p,
+        "top_k": choice.top_k, "top_p": choice.top_p, "pack": pack,
         "ours": mine, "naive": ref, "runs": (ours, naive),
     }
+    if one is not None:
+        figures["one_set_at_a_time"] = summary(one, generator.steps)
+        figures["e2e_speedup_one_set_at_a_time"] = ref["seconds_per_set"] / figures["one_set_at_a_time"]["seconds_per_set"]
+    return figures
 
 
 def print_comparison(name: str, figures: dict) -> None:
@@ -298,13 +316,17 @@ def print_comparison(name: str, figures: dict) -> None:
     print(f"{'raw forward tokens/s':28} {figures['raw_tokens_per_s']:>10.1f}   (bare forward + log-softmax at our shapes)")
     print(f"{'throughput_vs_raw':28} {figures['throughput_vs_raw']:>10.3f}   (target >= 0.9)")
     print(f"{'token_reduction_vs_naive':28} {figures['token_reduction_vs_naive']:>10.2f}   (target >= 4)")
-    print(f"{'e2e_speedup_vs_naive':28} {figures['e2e_speedup_vs_naive']:>10.2f}   (target >= 3; drafts included)")
+    print(f"{'e2e_speedup_vs_naive':28} {figures['e2e_speedup_vs_naive']:>10.2f}   (target >= 3; drafts included; "
+          f"ours in packs of {figures['pack']}, naive one set at a time)")
+    if "one_set_at_a_time" in figures:
+        print(f"{'  ours one set at a time':28} {figures['e2e_speedup_one_set_at_a_time']:>10.2f}   "
+              f"({figures['one_set_at_a_time']['seconds_per_set']:.2f} s per set: a single-set CLI call)")
     print(f"{'search_speedup_vs_naive':28} {figures['search_speedup_vs_naive']:>10.2f}   (the search alone)")
     print(f"{'energy ours - naive':28} {figures['energy_difference']:>10.3f}   (mean over sets, "
           f"standard error {figures['energy_difference_se']:.3f})")
     print(f"{'equal_quality':28} {str(figures['equal_quality']):>10}   (coverage no lower; energy difference "
           f"within two standard errors)")
-    for a, b in zip(*figures["runs"]):
+    for a, b in zip(*(runs.sets for runs in figures["runs"])):
         print(f"  {'#'.join(a.keywords):32} ours {a.energy:7.2f} {'ok' if a.covered else '--'} {a.text[:60]!r}")
         print(f"  {'':32} naive {b.energy:6.2f} {'ok' if b.covered else '--'} {b.text[:60]!r}")
 
@@ -312,7 +334,11 @@ def print_comparison(name: str, figures: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer concept sets and shapes (about 10 minutes)")
-    parser.add_argument("--sets", type=int, default=None, help="concept sets (default 4 quick, 12 full)")
+    parser.add_argument("--sets", type=int, default=None, help="concept sets of the defaults configuration "
+                        "(default 8 quick, 24 full)")
+    parser.add_argument("--search-sets", type=int, default=None, help="concept sets of the search configuration "
+                        "(default 4 quick, 12 full: its naive reference takes a minute per set)")
+    parser.add_argument("--pack", type=int, default=PACK, help=f"sets per pack, as in batch mode (default {PACK})")
     parser.add_argument("--data", type=Path, default=DATA, help="CommonGen jsonl with concept_set fields")
     parser.add_argument("--steps", type=int, default=None, help="steps of the defaults configuration (default: the CLI's)")
     parser.add_argument("--chains", type=int, default=None, help="chains of the defaults configuration (default: the CLI's)")
@@ -327,7 +353,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)          # the CLI subprocess too
-    sets = read_sets(args.data, args.sets or (4 if args.quick else 12))
+    sets = read_sets(args.data, args.sets or (8 if args.quick else 24))
+    search_sets = sets[:args.search_sets or (4 if args.quick else 12)]
     load = os.getloadavg()[0]
 
     rss = peak_rss_mb(sets[0])
@@ -341,8 +368,8 @@ def main() -> None:
     shapes = 24 if args.quick else 80
     defaults(sets[0])       # untimed: one-time costs (the stop-token table, the opening's cache) fall on neither side
     meter.take()
-    configs = {"defaults": compare(defaults, lm, meter, sets, args.seed, shapes),
-               "search": compare(search, lm, meter, sets, args.seed, shapes)}
+    configs = {"defaults": compare(defaults, lm, meter, sets, args.seed, shapes, args.pack, alone=True),
+               "search": compare(search, lm, meter, search_sets, args.seed, shapes, args.pack, alone=False)}
 
     sweep = budget_sweep(lm, [4, 64, 256, 1024] if args.quick else [1, 4, 16, 64, 128, 256, 512, 1024, 2048, 4096])
     headline = ("throughput_vs_raw", "token_reduction_vs_naive", "e2e_speedup_vs_naive", "search_speedup_vs_naive",
@@ -355,11 +382,13 @@ def main() -> None:
         "cache_hit_rate": top["ours"]["cache_hit_rate"],
         **{f"{key}_search": configs["search"][key] for key in headline},
         "budget_sweep": sweep, "token_budget": lm.token_budget, "forward_overhead_tokens": overhead_tokens(sweep),
-        "sets": len(sets), "device": str(lm.device), "threads": torch.get_num_threads(),
+        "e2e_speedup_one_set_at_a_time": top["e2e_speedup_one_set_at_a_time"],
+        "sets": len(sets), "search_sets": len(search_sets), "pack": args.pack, "device": str(lm.device), "threads": torch.get_num_threads(),
         "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
         **{name: {key: value for key, value in config.items() if key != "runs"} for name, config in configs.items()},
     }
-    print(f"keyword-to-sentence on {lm.device} ({torch.get_num_threads()} threads), {len(sets)} CommonGen sets; "
+    print(f"keyword-to-sentence on {lm.device} ({torch.get_num_threads()} threads), {len(sets)} CommonGen sets "
+          f"({len(search_sets)} in the search configuration), packs of {args.pack}; "
           f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
     for name, config in configs.items():
         print_comparison(name, config)

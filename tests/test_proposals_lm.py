@@ -148,11 +148,17 @@ def test_rows_that_drew_alike_run_as_one_node(lm):
     handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: widths.append(kwargs["input_ids"].shape),
                                                 with_kwargs=True)
     try:
-        tokens, _ = sampler.sample(12, torch.Generator().manual_seed(0))
+        tokens, log_q = sampler.sample(12, torch.Generator().manual_seed(0))
+        assert widths == [(1, 3)] + [(1, 1)] * 3                   # the prompt, then steps 1–3 (step 4 draws only)
+        widths.clear()
+        lm.prefix_reuse = False                                    # the plain reference: a node per row
+        plain = sampler.sample(12, torch.Generator().manual_seed(0))
+        assert widths == [(1, 3)] + [(1, 12)] * 3
     finally:
         handle.remove()
+        lm.prefix_reuse = True
     assert len({tuple(t) for t in tokens}) == 1 and len(tokens[0]) == 4
-    assert widths == [(1, 3)] + [(1, 1)] * 3                       # the prompt, then steps 1–3 (step 4 draws only)
+    assert plain[0] == tokens and torch.allclose(plain[1], log_q, atol=1e-5)
 
 
 def test_samplers_that_differ_in_more_than_the_prompt_are_refused(lm):

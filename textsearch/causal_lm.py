@@ -36,7 +36,7 @@ class CausalLM(TokenModel):
                              "token after; set tokenizer.bos_token before wrapping the model")
         self.start_id: int = start
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
-        self.prefix_reuse = True        # rows as token trees (token_tree); False: plain padded forwards
+        self.prefix_reuse = True        # rows as token trees; False: plain padded forwards, a draft row per node
         self.forward_overhead = forward_overhead(self.device)     # tokens' worth of one pass (packing, plain path)
         # scored rows and prefixes with their states, inside `keeping_states` (where the logits are the LM head's alone)
         self.can_keep = head_reads_hidden(self.model, self.start_id, self.device)

@@ -164,12 +164,14 @@ class Continuations:
             else torch.full((len(self.live),), -math.inf, dtype=torch.float64)
         self.log_q[self.live] += torch.where(stops, log_stop, per_row[torch.arange(len(self.live)), drawn])
         going = (~stops).nonzero()[:, 0]
-        fresh: dict[tuple[int, int], int] = {}
+        fresh: dict[tuple[int, int, int], int] = {}
         nodes = []
+        alike = sampler.lm.prefix_reuse                    # off: every row its own node (the plain reference)
         for row, node, token in zip(self.live[going].tolist(), self.node[going].tolist(), drawn[going].tolist()):
             self.tokens[row].append(token)
-            nodes.append(fresh.setdefault((node, token), len(fresh)))
-        self.live, self.node, self.fresh = self.live[going], torch.tensor(nodes, dtype=torch.long), list(fresh)
+            nodes.append(fresh.setdefault((node, token, -1 if alike else row), len(fresh)))
+        self.live, self.node = self.live[going], torch.tensor(nodes, dtype=torch.long)
+        self.fresh = [(node, token) for node, token, _ in fresh]
 
     def place(self, width: int) -> list[list[int]]:
         """Put the fresh nodes at cache columns width, width + 1, …: the columns each one attends to."""
