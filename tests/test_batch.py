@@ -174,15 +174,16 @@ def test_resume_refuses_a_file_that_is_not_jsonl(tmp_path):
         batch.run_batch(SETS, str(out), fake_generate(1), progress=False)
 
 
-def run_ranks(sets, out, generate, num, world, calls_per_rank=None):
+def run_ranks(sets, out, generate, num, world, calls_per_rank=None, pack=1, packs_per_rank=None):
     """Run `world` ranks as threads that share a real barrier, like torchrun processes."""
     barrier = threading.Barrier(world)
     errors = []
 
     def rank_main(rank):
         try:
-            generator = generate if calls_per_rank is None else fake_generate(num, calls_per_rank[rank])
-            batch.run_batch(sets, str(out), generator, num=num, rank=rank, world=world,
+            generator = generate if calls_per_rank is None else \
+                fake_generate(num, calls_per_rank[rank], packs_per_rank[rank] if packs_per_rank else None)
+            batch.run_batch(sets, str(out), generator, num=num, pack=pack, rank=rank, world=world,
                             barrier=lambda: barrier.wait(timeout=30), progress=False)
         except Exception as error:       # noqa: BLE001 - surfaced below
             errors.append(error)
@@ -209,6 +210,17 @@ def test_sharded_run_merges_to_the_single_process_output(tmp_path, world, num):
     ran = [words for rank_calls in calls for words in rank_calls]
     assert sorted(map(tuple, ran)) == sorted(s.keywords for s in SETS)     # each set once, on some rank
     assert all(rank_calls for rank_calls in calls)                         # every rank took a share
+
+
+def test_ranks_take_whole_packs_in_turn(tmp_path):
+    single = tmp_path / "single.jsonl"
+    batch.run_batch(SETS, str(single), fake_generate(1), progress=False)
+    out = tmp_path / "out.jsonl"
+    calls, packs = [[], []], [[], []]
+    run_ranks(SETS, out, None, 1, 2, calls, pack=2, packs_per_rank=packs)
+    keywords = [list(s.keywords) for s in SETS]
+    assert packs == [[keywords[0:2], keywords[4:5]], [keywords[2:4]]]
+    assert out.read_bytes() == single.read_bytes()
 
 
 def test_sharded_resume_keeps_finished_parts_and_output_prefix(tmp_path):

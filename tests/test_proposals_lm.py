@@ -6,7 +6,6 @@ import pytest
 import torch
 from conftest import make_tiny_lm, make_tiny_mlm
 from exact_targets import check_markov, compare, exact_distribution, single_thread  # noqa: F401
-from scipy import stats
 
 import textsearch as ts
 from textsearch.proposals.candidates import ordinary_tokens
