@@ -11,8 +11,10 @@ the draft is the same sequential decoding in both implementations, so at the def
 the end-to-end ratio is bounded by the draft's share of the time. The `search` figures
 (keys ending in `_search`, and the `search` object) measure the sampler itself.
 For each configuration, side by side:
-  1. raw forward throughput (tokens/s) at the batch shapes the sampler used: a bare
-     forward with log-softmax, every token real; the limit;
+  1. raw forward throughput (tokens/s) at the batch shapes the sampler used: each of its
+     search forwards is followed by a bare forward with log-softmax at the same shape,
+     every token real, so the limit is measured at the same moments (this machine's
+     speed drifts by a tenth or more over minutes); their time is not counted as ours;
   2. the sampler's scoring throughput: real (non-padding) tokens through the model per
      second of search, everything included (proposals, padding, cache gathers, Python);
      throughput_vs_raw = 2 / 1;
@@ -69,11 +71,15 @@ class Forward:
 
 
 class ForwardMeter:
-    """Times and counts every forward of `model`; `phase` tags the ones that follow."""
+    """Times and counts every forward of `model`; `phase` tags the ones that follow. While `probing`,
+    each search forward is followed by a bare one at its shape (`probes`: tokens, seconds), so the limit
+    is measured at the same moments as the sampler: this machine's speed drifts by a tenth or more."""
 
     def __init__(self, model):
         self.model, self.forwards, self.phase = model, [], "search"
+        self.probing, self.probes = False, []
         self._forward = model.forward
+        self._ids = torch.Generator().manual_seed(0)
         model.forward = self._timed
 
     def _timed(self, *args, **kwargs):
@@ -86,7 +92,18 @@ class ForwardMeter:
         tokens = int(mask[:, -width:].sum()) if padded else rows * width
         past = mask.shape[-1] - width if mask is not None else 0
         self.forwards.append(Forward(self.phase, rows, width, past, tokens, time.perf_counter() - start))
+        if self.probing and self.phase == "search":
+            self.probes.append((rows * width, self.bare_seconds(rows, width, ids.device)))
         return out
+
+    def bare_seconds(self, rows: int, width: int, device: torch.device) -> float:
+        """Seconds of a bare forward with log-softmax at (rows, width), every token real: the limit."""
+        ids = torch.randint(100, self.model.config.vocab_size, (rows, width), generator=self._ids).to(device)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            self._forward(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
+        synchronize(device)
+        return time.perf_counter() - start
 
     @contextmanager
     def tagged(self, phase: str):
@@ -149,12 +166,14 @@ class Runs:
     forwards: list[Forward]
     requested: int
     evaluated: int
+    raw_tokens_per_s: float | None       # the probes' bare forwards at the search's shapes (`probe`)
 
 
 def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list[str]], seed: int,
-             pack: int) -> Runs:
+             pack: int, probe: bool = False) -> Runs:
     """The sets in packs of `pack` (`generate`, as batch mode runs them); drafts timed apart from the
-    searches, cache counts from the samplers' Results."""
+    searches, cache counts from the samplers' Results. With `probe`, the meter's probes measure the
+    raw throughput alongside, and their time is taken out of the run's."""
     draft_seconds, counts = [0.0], {"requested": 0, "evaluated": 0}
     drafts, sampler_run = generator.drafts, sampler_base.MarkovSampler.run
 
@@ -172,14 +191,21 @@ def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list
         return result
 
     meter.take()
+    meter.probing, meter.probes = probe, []
     runs = []
     start = time.perf_counter()
-    with mock.patch.object(generator, "drafts", timed_drafts), \
-            mock.patch.object(sampler_base.MarkovSampler, "run", counted_run):
-        for first in range(0, len(sets), pack):
-            for results in generator.generate(sets[first:first + pack], seed=seed):
-                runs.append(SetRun(results[0].keywords, results[0].text, results[0].energy, results[0].covered))
-    return Runs(runs, pack, time.perf_counter() - start, draft_seconds[0], meter.take(), **counts)
+    try:
+        with mock.patch.object(generator, "drafts", timed_drafts), \
+                mock.patch.object(sampler_base.MarkovSampler, "run", counted_run):
+            for first in range(0, len(sets), pack):
+                for results in generator.generate(sets[first:first + pack], seed=seed):
+                    runs.append(SetRun(results[0].keywords, results[0].text, results[0].energy, results[0].covered))
+    finally:
+        meter.probing = False
+    probe_seconds = sum(seconds for _, seconds in meter.probes)
+    raw = sum(tokens for tokens, _ in meter.probes) / probe_seconds if meter.probes else None
+    return Runs(runs, pack, time.perf_counter() - start - probe_seconds, draft_seconds[0], meter.take(), **counts,
+                raw_tokens_per_s=raw)
 
 
 def raw_throughput(lm, shapes: list[tuple[int, int]], repeats: int = 3) -> float:
@@ -217,12 +243,6 @@ def overhead_tokens(sweep: list[tuple[int, float]]) -> float:
     mean_y = statistics.mean(y for _, y in points)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
     return (mean_y - slope * mean_x) / slope
-
-
-def sample_shapes(forwards: list[Forward], n: int) -> list[tuple[int, int]]:
-    """Up to n of the search's forward shapes, spread evenly over the run."""
-    step = max(1, len(forwards) // n)
-    return [(f.rows, f.width) for f in forwards[::step][:n]]
 
 
 def peak_rss_mb(words: list[str]) -> float:
@@ -279,12 +299,11 @@ def quality(ours: Runs, naive: Runs) -> dict:
 
 
 def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[list[str]], seed: int,
-            shapes: int, pack: int, alone: bool) -> dict:
+            pack: int, alone: bool) -> dict:
     """One configuration, ours (in packs, as batch mode runs; and, if `alone`, one set at a time)
     against the naive reference (one set at a time), with the raw throughput at our shapes."""
-    ours = run_sets(generator, meter, sets, seed, pack)
-    # right after ours: this machine's speed drifts by a tenth or more over minutes
-    raw = raw_throughput(lm, sample_shapes([f for f in ours.forwards if f.phase == "search"], shapes))
+    ours = run_sets(generator, meter, sets, seed, pack, probe=True)
+    raw = ours.raw_tokens_per_s
     one = run_sets(generator, meter, sets, seed, 1) if alone and pack > 1 else None
     with naive_scoring(lm, generator):
         naive = run_sets(generator, meter, sets, seed, 1)
@@ -334,7 +353,7 @@ def print_comparison(name: str, figures: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer concept sets and shapes (about 10 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer concept sets and steps (about 10 minutes)")
     parser.add_argument("--sets", type=int, default=None, help="concept sets of the defaults configuration "
                         "(default 8 quick, 24 full)")
     parser.add_argument("--search-sets", type=int, default=None, help="concept sets of the search configuration "
@@ -366,11 +385,10 @@ def main() -> None:
     defaults = KeywordsToSentence(lm, **{key: value for key, value in settings.items() if value})
     search = KeywordsToSentence(lm, init="keywords", steps=args.search_steps or SEARCH_STEPS[args.quick],
                                 chains=args.search_chains, **top_k)
-    shapes = 24 if args.quick else 80
     defaults(sets[0])       # untimed: one-time costs (the stop-token table, the opening's cache) fall on neither side
     meter.take()
-    configs = {"defaults": compare(defaults, lm, meter, sets, args.seed, shapes, args.pack, alone=True),
-               "search": compare(search, lm, meter, search_sets, args.seed, shapes, args.pack, alone=False)}
+    configs = {"defaults": compare(defaults, lm, meter, sets, args.seed, args.pack, alone=True),
+               "search": compare(search, lm, meter, search_sets, args.seed, args.pack, alone=False)}
 
     sweep = budget_sweep(lm, [4, 64, 256, 1024] if args.quick else [1, 4, 16, 64, 128, 256, 512, 1024, 2048, 4096])
     headline = ("throughput_vs_raw", "token_reduction_vs_naive", "e2e_speedup_vs_naive", "search_speedup_vs_naive",
