@@ -28,6 +28,7 @@ class Task:
         self.error: BaseException | None = None
         self.done = False
         self.cancelled = False
+        self.wake = threading.Semaphore(0)       # released when its turn comes
 
 
 class Lockstep:
@@ -37,8 +38,7 @@ class Lockstep:
     def __init__(self, combine: Callable[[list[Any]], list[Any]]):
         self.combine = combine
         self.local = threading.local()
-        self.condition = threading.Condition()
-        self.turn: Task | None = None            # the task that runs now; None: the scheduler
+        self.scheduler = threading.Semaphore(0)  # released when the scheduler's turn comes
 
     def inside(self) -> bool:
         """Whether the caller is one of the searches (whose model calls must go through `ask`)."""
@@ -81,16 +81,14 @@ class Lockstep:
                 thread.join()
 
     def _pass(self, me: Task | None, to: Task | None) -> None:
-        """Hand the turn from `me` to `to` and wait until it comes back to `me`."""
-        with self.condition:
-            self.turn = to
-            self.condition.notify_all()
-            self.condition.wait_for(lambda: self.turn is me)
+        """Hand the turn from `me` to `to` (None: the scheduler) and wait until it comes back to `me`.
+        Only the thread whose turn it is wakes: one handoff is one thread switch."""
+        (self.scheduler if to is None else to.wake).release()
+        (self.scheduler if me is None else me.wake).acquire()
 
     def _task_main(self, task: Task) -> None:
         self.local.task = task
-        with self.condition:
-            self.condition.wait_for(lambda: self.turn is task)
+        task.wake.acquire()
         try:
             if not task.cancelled:
                 task.result = task.function()
@@ -99,6 +97,4 @@ class Lockstep:
         except BaseException as error:          # noqa: BLE001 - handed to the scheduler, which raises it
             task.error = error
         task.done = True
-        with self.condition:
-            self.turn = None
-            self.condition.notify_all()
+        self.scheduler.release()
