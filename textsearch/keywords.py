@@ -185,8 +185,9 @@ class KeywordsToSentence:
             else:
                 with taking_turns() as turns:
                     results = turns.run(searches)
+        seconds = (time.perf_counter() - started) / len(sets)
         for result in results:
-            result.seconds = (time.perf_counter() - started) / len(sets)
+            result.seconds = seconds
         return results
 
     def search(self, words: list[str], keywords: Keywords, starts: list[State], seed: int,
