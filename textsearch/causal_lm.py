@@ -95,12 +95,16 @@ class CausalLM(TokenModel):
                ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Per-token log-probs of each sequence and (if asked: [n, V] leaves the device) the next-token
         log-softmax after it. A sequence given twice is scored once."""
-        distinct = {tuple(seq): i for i, seq in enumerate(dict.fromkeys(tuple(seq) for seq in sequences))}
-        token_lp, last = self._rows([[self.start_id, *seq] for seq in distinct], with_last)
-        if len(distinct) == len(sequences):
+        return self._rows_once([[self.start_id, *seq] for seq in sequences], with_last)
+
+    def _rows_once(self, rows: list[list[int]], with_last: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """`_rows` of rows that may repeat: each distinct row runs once."""
+        distinct = {row: k for k, row in enumerate(dict.fromkeys(tuple(row) for row in rows))}
+        token_lp, last = self._rows([list(row) for row in distinct], with_last)
+        if len(distinct) == len(rows):
             return token_lp, last
-        at = [distinct[tuple(seq)] for seq in sequences]
-        return [token_lp[i] for i in at], None if last is None else last[at]
+        at = [distinct[tuple(row)] for row in rows]
+        return [token_lp[k] for k in at], None if last is None else last[at]
 
     @contextmanager
     def taking_turns(self) -> Iterator[Lockstep]:
@@ -119,14 +123,14 @@ class CausalLM(TokenModel):
         answers: list = [None] * len(requests)
         for with_last in (False, True):
             asked = [i for i, (_, wants) in enumerate(requests) if wants == with_last]
-            distinct = list(dict.fromkeys(tuple(row) for i in asked for row in requests[i][0]))
-            if not distinct:
+            if not asked:
                 continue
-            token_lp, last = self._rows([list(row) for row in distinct], with_last)
-            index = {row: k for k, row in enumerate(distinct)}
+            token_lp, last = self._rows_once([row for i in asked for row in requests[i][0]], with_last)
+            start = 0
             for i in asked:
-                at = [index[tuple(row)] for row in requests[i][0]]
-                answers[i] = ([token_lp[k] for k in at], last[at] if with_last else None)
+                end = start + len(requests[i][0])
+                answers[i] = (token_lp[start:end], last[start:end] if with_last else None)
+                start = end
         return answers
 
     @torch.inference_mode()
