@@ -93,17 +93,9 @@ class ForwardMeter:
         past = mask.shape[-1] - width if mask is not None else 0
         self.forwards.append(Forward(self.phase, rows, width, past, tokens, time.perf_counter() - start))
         if self.probing and self.phase == "search":
-            self.probes.append((rows * width, self.bare_seconds(rows, width, ids.device)))
+            seconds = bare_seconds(self._forward, self.model.config.vocab_size, rows, width, self._ids, ids.device)
+            self.probes.append((rows * width, seconds))
         return out
-
-    def bare_seconds(self, rows: int, width: int, device: torch.device) -> float:
-        """Seconds of a bare forward with log-softmax at (rows, width), every token real: the limit."""
-        ids = torch.randint(100, self.model.config.vocab_size, (rows, width), generator=self._ids).to(device)
-        start = time.perf_counter()
-        with torch.inference_mode():
-            self._forward(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
-        synchronize(device)
-        return time.perf_counter() - start
 
     @contextmanager
     def tagged(self, phase: str):
@@ -208,23 +200,26 @@ def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list
                 raw_tokens_per_s=raw)
 
 
+def bare_seconds(forward, vocab_size: int, rows: int, width: int, generator: torch.Generator,
+                 device: torch.device) -> float:
+    """Seconds of a bare forward with log-softmax at (rows, width), every token real: the limit."""
+    ids = torch.randint(100, vocab_size, (rows, width), generator=generator).to(device)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        forward(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
+    synchronize(device)
+    return time.perf_counter() - start
+
+
 def raw_throughput(lm, shapes: list[tuple[int, int]], repeats: int = 3) -> float:
-    """tokens/s of bare forwards with log-softmax at the given (rows, width), all tokens real; each
-    shape's time is the median of `repeats`, so one slow moment of the machine does not move the limit."""
+    """tokens/s of bare forwards at the given (rows, width); each shape's time is the median of
+    `repeats` after a warm-up, so one slow moment of the machine does not move the limit."""
     generator = torch.Generator().manual_seed(0)
     total_tokens, total_seconds = 0, 0.0
-    with torch.inference_mode():
-        for rows, width in shapes:
-            ids = torch.randint(100, lm.vocab_size, (rows, width), generator=generator).to(lm.device)
-            lm.model(input_ids=ids, use_cache=False)                 # warm-up at this shape
-            seconds = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                lm.model(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
-                synchronize(lm.device)
-                seconds.append(time.perf_counter() - start)
-            total_seconds += statistics.median(seconds)
-            total_tokens += rows * width
+    for rows, width in shapes:
+        timed = [bare_seconds(lm.model, lm.vocab_size, rows, width, generator, lm.device) for _ in range(repeats + 1)]
+        total_seconds += statistics.median(timed[1:])
+        total_tokens += rows * width
     return total_tokens / total_seconds
 
 
