@@ -156,7 +156,8 @@ class CausalLM(TokenModel):
             chunk_rows = [rows[todo[i]] for i in chunk]
             if self.prefix_reuse:
                 past = self.store.past(chunk_rows) if self._keeps else None
-                scored = run_tree(self.model, chunk_rows, past, self.device, with_last, keep=self._keeps)
+                scored = run_tree(self.model, chunk_rows, past, self.device, with_last, keep=self._keeps,
+                                  head_reads_hidden=self.can_keep)
                 if self._keeps:
                     self.store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp)
                 chunk_lp, chunk_last = scored.token_lp, scored.last

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .head_log_probs import target_log_probs
 from .sentence_store import Past, captured_hidden, model_cache, stacked_cache
 
 TREE_TOKENS = 512     # nodes per forward at most (and the token budget): attention grows with their square
@@ -120,9 +121,11 @@ class TreeScores:
 
 
 def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: torch.device,
-             with_last: bool = True, keep: bool = False) -> TreeScores:
+             with_last: bool = True, keep: bool = False, head_reads_hidden: bool = False) -> TreeScores:
     """Per-token log p of each row (start token first) and, `with_last`, the next-token log-softmax
-    after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`."""
+    after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`.
+    `head_reads_hidden`: the logits are the LM head of the final hidden states and nothing more, so the
+    scored tokens take their log p from those (`head_log_probs`) and the head runs on the ends alone."""
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(rows, held)
     dtype = next(model.parameters()).dtype
@@ -130,8 +133,8 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     positions = torch.tensor([tree.positions], device=device)
     cache = model_cache(model, past.kv[:, None]) if past is not None else None
     read = [node for nodes in tree.nodes for node in nodes[:-1]]          # nodes whose next token is scored
-    ends = [nodes[-1] for nodes in tree.nodes]
-    keep_logits = sorted(set(read + ends if with_last else read))         # the LM head runs on these alone
+    ends = [nodes[-1] for nodes in tree.nodes] if with_last else []
+    keep_logits = sorted(set(ends if head_reads_hidden else read + ends))  # the LM head runs on these alone
     row_of = {node: k for k, node in enumerate(keep_logits)}
     with captured_hidden(model) as hidden:
         out = model(input_ids=ids, attention_mask=tree.mask(past, dtype, device), position_ids=positions,
@@ -139,16 +142,20 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
                     logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
     logits = out.logits[0].float()                                        # [len(keep_logits), V]
     log_norm = logits.logsumexp(-1)
-    at = torch.tensor([row_of[node] for node in read], dtype=torch.long, device=device)
     nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[p + 1:]], dtype=torch.long, device=device)
-    scored = (logits[at, nexts] - log_norm[at]).double().cpu().split([len(nodes) - 1 for nodes in tree.nodes])
+    if head_reads_hidden:
+        target_lp = target_log_probs(model.get_output_embeddings(), hidden[0][0][read], nexts)
+    else:
+        at = torch.tensor([row_of[node] for node in read], dtype=torch.long, device=device)
+        target_lp = logits[at, nexts] - log_norm[at]
+    scored = target_lp.double().cpu().split([len(nodes) - 1 for nodes in tree.nodes])
     width = 0 if past is None else past.kv.shape[2]
     token_lp = [torch.cat([past.token_lp[i], s]) if past is not None else s for i, s in enumerate(scored)]
     columns = [torch.cat([torch.arange(start, start + p), width + torch.tensor(nodes, dtype=torch.long)])
                for start, p, nodes in zip(past.starts if past is not None else [0] * len(rows), held, tree.nodes)]
     if with_last:
-        ends = torch.tensor([row_of[node] for node in ends], dtype=torch.long, device=device)
-        last = (logits[ends] - log_norm[ends][:, None]).cpu()
+        at_end = torch.tensor([row_of[node] for node in ends], dtype=torch.long, device=device)
+        last = (logits[at_end] - log_norm[at_end][:, None]).cpu()
     else:
         last = None
     kv = stacked_cache(out.past_key_values)[:, 0] if keep else None
