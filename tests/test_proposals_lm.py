@@ -9,7 +9,7 @@ from exact_targets import check_markov, compare, exact_distribution, single_thre
 
 import textsearch as ts
 from textsearch.proposals.candidates import ordinary_tokens
-from textsearch.proposals.lm_sampler import sample_together
+from textsearch.proposals.lm_sampler import BLOCK, draw_tokens, sample_together
 from textsearch.sequences import State
 from textsearch.target import Target
 
@@ -127,6 +127,21 @@ def test_lm_sampler_draws_follow_its_log_q(lm):
     for seq, value in zip(tokens[:50], log_q[:50].tolist()):
         assert value == pytest.approx(math.log(exact[tuple(seq)]), abs=1e-4)
     assert compare([tuple(t) for t in tokens], exact, len(tokens), "LMSampler draws").passed
+
+
+def test_two_stage_draws_follow_each_nodes_distribution():
+    """Blocks that do not divide the vocabulary, zero-mass tokens and blocks, rows on several nodes."""
+    generator = torch.Generator().manual_seed(0)
+    size = 2 * BLOCK + 40
+    probs = torch.rand(2, size, generator=generator, dtype=torch.float64) ** 8     # a few tokens dominate
+    probs[0, :BLOCK] = 0.0                                    # a block with no mass
+    probs[1, 1::2] = 0.0                                      # tokens with no mass
+    node = torch.tensor([0, 1, 1] * 4000)
+    drawn = draw_tokens(probs, node, generator)
+    for k in range(2):
+        exact = dict(enumerate((probs[k] / probs[k].sum()).tolist()))
+        draws = [(t,) for t in drawn[node == k].tolist()]
+        assert compare(draws, {(t,): p for t, p in exact.items()}, len(draws), f"node {k}").passed
 
 
 def test_samplers_drawn_together_draw_what_each_draws_alone(lm):
