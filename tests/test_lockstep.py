@@ -87,3 +87,24 @@ def test_searches_taking_turns_score_as_alone_in_one_forward():
     assert len(forwards) == 1
     for got, expected in zip(together, alone):
         assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, expected))
+
+
+def test_searches_taking_turns_ask_for_distributions_in_one_head_call():
+    lm = make_tiny_lm(seed=5)
+    prefixes = [[[5, 6], [5]], [[9, 9, 7]], [[10], [5, 6]]]
+    with lm.keeping_states():
+        lm.token_log_probs([p for group in prefixes for p in group])            # held: no forward is needed
+        alone = [lm.next_token_logits(p) for p in prefixes]
+        forwards, heads = [], []
+        hooks = [lm.model.register_forward_pre_hook(lambda *args: forwards.append(1)),
+                 lm.model.get_output_embeddings().register_forward_pre_hook(lambda *args: heads.append(1))]
+        lm.store.last_after = {}                                                # nothing remembered from `alone`
+        try:
+            with lm.taking_turns() as turns:
+                together = turns.run([lambda p=p: lm.next_token_logits(p) for p in prefixes])
+        finally:
+            for hook in hooks:
+                hook.remove()
+    assert forwards == [] and len(heads) == 1
+    for got, expected in zip(together, alone):
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)

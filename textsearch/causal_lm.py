@@ -82,6 +82,10 @@ class CausalLM(TokenModel):
 
     @torch.inference_mode()
     def _after(self, rows: list[list[int]]) -> torch.Tensor:
+        """log p(· | row) [n, V] of rows that begin with the start token. A search that takes turns with
+        others asks with theirs: the LM head then reads its weight once for all of them."""
+        if self.turns is not None and self.turns.inside():
+            return self.turns.ask(("after", rows, None))
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
         held = [i for i, r in enumerate(rows) if self._keeps and self.store.holds(r)]
         if held:
@@ -110,26 +114,28 @@ class CausalLM(TokenModel):
     def taking_turns(self) -> Iterator[Lockstep]:
         """Within the block, `turns.run(functions)` runs each function (a search) in turns with the others,
         and what they score in a turn runs as one batch (`lockstep`)."""
-        previous, self.turns = self.turns, Lockstep(self._rows_together)
+        previous, self.turns = self.turns, Lockstep(self._together)
         try:
             yield self.turns
         finally:
             self.turns = previous
 
-    def _rows_together(self, requests: list[tuple[list[list[int]], bool]]
-                       ) -> list[tuple[list[torch.Tensor], torch.Tensor | None]]:
-        """The answers to several searches' `_rows` calls, run as one (as two when some ask for the
-        distribution after their rows and some do not)."""
+    def _together(self, requests: list[tuple[str, list[list[int]], bool | None]]) -> list:
+        """The answers to several searches' `_after` and `_rows` calls: all the distributions after
+        prefixes in one call, all the rows in another (in two when some ask for the distribution
+        after their rows and some do not)."""
         answers: list = [None] * len(requests)
-        for with_last in (False, True):
-            asked = [i for i, (_, wants) in enumerate(requests) if wants == with_last]
+        for key in (("after", None), ("rows", False), ("rows", True)):
+            asked = [i for i, (kind, _, with_last) in enumerate(requests) if (kind, with_last) == key]
             if not asked:
                 continue
-            token_lp, last = self._rows_once([row for i in asked for row in requests[i][0]], with_last)
+            rows = [row for i in asked for row in requests[i][1]]
+            after = key[0] == "after"
+            token_lp, last = (None, self._after(rows)) if after else self._rows_once(rows, with_last=key[1])
             start = 0
             for i in asked:
-                end = start + len(requests[i][0])
-                answers[i] = (token_lp[start:end], last[start:end] if with_last else None)
+                end = start + len(requests[i][1])
+                answers[i] = last[start:end] if after else (token_lp[start:end], None if last is None else last[start:end])
                 start = end
         return answers
 
@@ -139,7 +145,7 @@ class CausalLM(TokenModel):
         run as token trees (from their kept beginnings), or padded when prefix reuse is off. A search
         that takes turns with others (`taking_turns`) waits for theirs, to run with them."""
         if self.turns is not None and self.turns.inside():
-            return self.turns.ask((rows, with_last))
+            return self.turns.ask(("rows", rows, with_last))
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
         kept = [i for i, r in enumerate(rows) if self._keeps and self.store.has(r)]     # scored before: no forward
