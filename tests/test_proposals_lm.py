@@ -1,14 +1,17 @@
 """The LM-driven conditionals and the LM sequence sampler, on tiny random models (and the real one, slow)."""
+import contextlib
 import itertools
 import math
+import os
 
 import pytest
 import torch
-from conftest import make_tiny_lm, make_tiny_mlm
+from conftest import _seeded, make_tiny_lm, make_tiny_mlm, make_tiny_tokenizer
 from exact_targets import check_markov, compare, exact_distribution, single_thread  # noqa: F401
 
 import textsearch as ts
 from textsearch.proposals.candidates import ordinary_tokens
+from textsearch.proposals import lm_sampler
 from textsearch.proposals.lm_sampler import BLOCK, draw_tokens, sample_together
 from textsearch.sequences import State
 from textsearch.target import Target
@@ -142,6 +145,27 @@ def test_two_stage_draws_follow_each_nodes_distribution():
         exact = dict(enumerate((probs[k] / probs[k].sum()).tolist()))
         draws = [(t,) for t in drawn[node == k].tolist()]
         assert compare(draws, {(t,): p for t, p in exact.items()}, len(draws), f"node {k}").passed
+
+
+def test_grouped_attention_draws_what_repeated_heads_draw(monkeypatch):
+    """A model whose query heads share key/value heads draws the same with SDPA's grouped attention
+    as with the heads repeated, and the switch is off again after each draft step."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    tokenizer = make_tiny_tokenizer(11)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, initializer_range=0.5,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    grouped = ts.models.CausalLM(_seeded(1, lambda: LlamaForCausalLM(config)), tokenizer, device="cpu")
+    sampler = ts.proposals.LMSampler(grouped, prompt="the a", max_new_tokens=6, stop_at=[SAT])
+    monkeypatch.delenv(lm_sampler.FORCE_GQA, raising=False)
+    seen = []
+    grouped.model.register_forward_pre_hook(lambda *args: seen.append(os.environ.get(lm_sampler.FORCE_GQA)))
+    tokens, log_q = sampler.sample(40, torch.Generator().manual_seed(0))
+    assert "1" in seen and lm_sampler.FORCE_GQA not in os.environ        # on for the draft steps only
+    monkeypatch.setattr(lm_sampler, "grouped_attention", lambda device: contextlib.nullcontext())
+    plain_tokens, plain_log_q = sampler.sample(40, torch.Generator().manual_seed(0))
+    assert tokens == plain_tokens and max(map(len, tokens)) > 1
+    torch.testing.assert_close(log_q, plain_log_q, atol=1e-6, rtol=0)
 
 
 def test_samplers_drawn_together_draw_what_each_draws_alone(lm):
