@@ -38,6 +38,13 @@ def token_texts(tokenizer, size: int) -> tuple[str, ...]:
     return tuple(tokenizer.batch_decode([[i] for i in range(size)]))
 
 
+@lru_cache(maxsize=16)
+def tokens_containing(tokenizer, size: int, texts: tuple[str, ...]) -> torch.Tensor:
+    """Which of the first `size` tokens' texts contain any of `texts` [size] bool: a pass over the whole
+    vocabulary, so once per tokenizer and texts, not once per sampler (batch mode makes one per set)."""
+    return torch.tensor([any(s in d for s in texts) for d in token_texts(tokenizer, size)])
+
+
 BLOCK = 256     # vocabulary entries per block of a two-stage draw
 FORCE_GQA = "TRANSFORMERS_SDPA_FORCE_GQA"
 
@@ -112,13 +119,13 @@ class LMSampler(SequenceDistribution):
         if self.lm.eos_id is not None:
             stop[self.lm.eos_id] = True
         stop_at = list(stop_at)
-        texts = [s for s in stop_at if isinstance(s, str)]
+        texts = tuple(s for s in stop_at if isinstance(s, str))
         for token in stop_at:
             if not isinstance(token, str):
                 stop[int(token)] = True
         if texts:
-            decoded = token_texts(self.tokenizer, min(self.lm.vocab_size, len(self.tokenizer)))
-            stop[: len(decoded)] |= torch.tensor([any(s in d for s in texts) for d in decoded])
+            size = min(self.lm.vocab_size, len(self.tokenizer))
+            stop[:size] |= tokens_containing(self.tokenizer, size, texts)
         return stop
 
     def log_probs(self, logits: torch.Tensor) -> torch.Tensor:
