@@ -159,7 +159,7 @@ def test_grouped_attention_draws_what_repeated_heads_draw(monkeypatch):
     sampler = ts.proposals.LMSampler(grouped, prompt="the a", max_new_tokens=6, stop_at=[SAT])
     monkeypatch.delenv(lm_sampler.FORCE_GQA, raising=False)
     seen = []
-    grouped.model.register_forward_pre_hook(lambda *args: seen.append(os.environ.get(lm_sampler.FORCE_GQA)))
+    grouped.model.get_decoder().register_forward_pre_hook(lambda *args: seen.append(os.environ.get(lm_sampler.FORCE_GQA)))
     tokens, log_q = sampler.sample(40, torch.Generator().manual_seed(0))
     assert "1" in seen and lm_sampler.FORCE_GQA not in os.environ        # on for the draft steps only
     monkeypatch.setattr(lm_sampler, "grouped_attention", lambda device: contextlib.nullcontext())
@@ -178,13 +178,37 @@ def test_samplers_drawn_together_draw_what_each_draws_alone(lm):
         assert any(len(t) < 5 for t in tokens) and any(len(t) == 5 for t in tokens)
 
 
+def test_draft_steps_run_the_lm_head_on_real_nodes_alone(lm, monkeypatch):
+    """Prompts drawn together pad each step to the prompt with most nodes; the head reads only the real
+    nodes, and the draws equal those from the whole model's logits."""
+    prompts = ["the a", "cat", "the dog ran sat"]
+    samplers = [ts.proposals.LMSampler(lm, prompt=p, max_new_tokens=5, temperature=2.0, stop_at=[SAT]) for p in prompts]
+    draw = lambda: sample_together(samplers, 20, [torch.Generator().manual_seed(k) for k in range(3)])
+    padded, head_rows = [], []
+    hooks = [lm.model.get_decoder().register_forward_pre_hook(
+                 lambda m, args, kwargs: padded.append(kwargs["input_ids"].numel()), with_kwargs=True),
+             lm.model.get_output_embeddings().register_forward_pre_hook(
+                 lambda m, args: head_rows.append(args[0].numel() // args[0].shape[-1]))]
+    try:
+        drawn = draw()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    steps = padded[1:]                                                  # the first forward runs the prompts
+    assert sum(head_rows[1:]) < sum(steps) and len(head_rows) == len(padded)
+    monkeypatch.setattr(lm, "can_keep", False)                         # as for a model whose logits are more than the head
+    for (tokens, log_q), (plain_tokens, plain_log_q) in zip(drawn, draw()):
+        assert tokens == plain_tokens
+        torch.testing.assert_close(log_q, plain_log_q, atol=1e-6, rtol=0)
+
+
 def test_rows_that_drew_alike_run_as_one_node(lm):
     """At a low temperature every row draws the same tokens: each step forwards one token, not 12, and
     none after the last draw."""
     sampler = ts.proposals.LMSampler(lm, prompt="the a", max_new_tokens=4, temperature=0.01, stop_at=[])
     widths = []
-    handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: widths.append(kwargs["input_ids"].shape),
-                                                with_kwargs=True)
+    handle = lm.model.get_decoder().register_forward_pre_hook(
+        lambda m, args, kwargs: widths.append(kwargs["input_ids"].shape), with_kwargs=True)
     try:
         tokens, log_q = sampler.sample(12, torch.Generator().manual_seed(0))
         assert widths == [(1, 3)] + [(1, 1)] * 3                   # the prompt, then steps 1–3 (step 4 draws only)

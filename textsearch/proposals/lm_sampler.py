@@ -250,10 +250,24 @@ def _draw(samplers: Sequence[LMSampler], n: int, generators) -> list[Continuatio
             where += [(b, node, col) for node, cols in enumerate(rows.place(width)) for col in cols]
         at = torch.tensor(where, dtype=torch.long)
         allowed[at[:, 0], at[:, 1], at[:, 2]] = True
+        counts = [len(prompts[k].fresh) for k in batch]
         with grouped_attention(device):
-            out = model(input_ids=ids.to(device), past_key_values=cache, use_cache=True,
-                        position_ids=positions.to(device), attention_mask=additive_mask(allowed, dtype, device))
-        cache = out.past_key_values
-        for b, k in enumerate(batch):
-            prompts[k].logits = out.logits[b, :len(prompts[k].fresh)]
+            cache, logits = _step(first.lm, ids.to(device), positions.to(device),
+                                  additive_mask(allowed, dtype, device), cache, counts)
+        for k, rows_logits in zip(batch, logits):
+            prompts[k].logits = rows_logits
     return prompts
+
+
+def _step(lm, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache, counts: list[int]):
+    """One forward of the draft nodes: the cache after it, and each batch row's logits at its first
+    counts[b] (real, not pad) nodes. Where the logits are the LM head of the final hidden states
+    (`CausalLM.can_keep`), the head runs on the real nodes alone: pads are a fifth of a pack's nodes."""
+    model = lm.model
+    if not lm.can_keep:
+        out = model(input_ids=ids, past_key_values=cache, use_cache=True, position_ids=positions, attention_mask=mask)
+        return out.past_key_values, [out.logits[b, :n] for b, n in enumerate(counts)]
+    out = model.get_decoder()(input_ids=ids, past_key_values=cache, use_cache=True, position_ids=positions,
+                              attention_mask=mask)
+    hidden = torch.cat([out.last_hidden_state[b, :n] for b, n in enumerate(counts)])
+    return out.past_key_values, model.get_output_embeddings()(hidden).split(counts)
