@@ -262,7 +262,8 @@ def _draw(samplers: Sequence[LMSampler], n: int, generators) -> list[Continuatio
 def _step(lm, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache, counts: list[int]):
     """One forward of the draft nodes: the cache after it, and each batch row's logits at its first
     counts[b] (real, not pad) nodes. Where the logits are the LM head of the final hidden states
-    (`CausalLM.can_keep`), the head runs on the real nodes alone: pads are a fifth of a pack's nodes."""
+    (`CausalLM.can_keep`), the head runs on the real nodes alone: pads are about a quarter of a
+    pack's nodes."""
     model = lm.model
     if not lm.can_keep:
         out = model(input_ids=ids, past_key_values=cache, use_cache=True, position_ids=positions, attention_mask=mask)
