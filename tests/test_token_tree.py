@@ -56,7 +56,7 @@ def test_a_tree_holds_each_distinct_prefix_once():
     assert len(tree) == 8                    # 1 · 15 · 156 · 1567 · 1568 · 159 · 12 · 15673
     assert [[tree.tokens[n] for n in nodes] for nodes in tree.nodes] == rows
     assert [[tree.positions[n] for n in nodes] for nodes in tree.nodes] == [list(range(len(r))) for r in rows]
-    sees = tree.mask(None, torch.float32, "cpu")[0, 0] == 0
+    sees = tree.allowed(None)
     for row, nodes in zip(rows, tree.nodes):
         for k, node in enumerate(nodes):
             assert set(sees[node].nonzero()[:, 0].tolist()) == set(nodes[: k + 1])     # its own row's tokens so far

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import torch
 
+from .block_attention import use_block_attention
 from .cpu_head import use_cpu_head
 from .lockstep import Lockstep
 from .packing import forward_overhead, pack
@@ -28,6 +29,7 @@ class CausalLM(TokenModel):
     def __init__(self, model, tokenizer, device=None, token_budget: int | None = None):
         super().__init__(model, tokenizer, device, token_budget)
         use_cpu_head(self.model)
+        use_block_attention(self.model)
         self.bos_id: int | None = tokenizer.bos_token_id
         self.eos_id: int | None = tokenizer.eos_token_id
         start = self.bos_id if self.bos_id is not None else self.eos_id

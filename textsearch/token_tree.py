@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .block_attention import blocks_for
 from .head_log_probs import target_log_probs
 from .sentence_store import Past, captured_hidden, model_cache, stacked_cache
 
@@ -51,8 +52,8 @@ class Tree:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def mask(self, past: Past | None, dtype: torch.dtype, device) -> torch.Tensor:
-        """The additive attention mask [1, 1, T, B + T]: each node sees its past block and its ancestors."""
+    def allowed(self, past: Past | None) -> torch.Tensor:
+        """Which keys each node sees [T, B + T]: its past block and its ancestors."""
         width = 0 if past is None else past.kv.shape[2]
         block: list[tuple[int, int]] = [(0, 0)] * len(self)      # (start, length) of each node's past block
         if past is not None:
@@ -71,7 +72,7 @@ class Tree:
             cols += seen
         allowed = torch.zeros((len(self), width + len(self)), dtype=torch.bool)
         allowed[rows, cols] = True
-        return additive_mask(allowed, dtype, device)
+        return allowed
 
 
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype, device) -> torch.Tensor:
@@ -136,8 +137,10 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     ends = [nodes[-1] for nodes in tree.nodes] if with_last else []
     keep_logits = sorted(set(ends if head_reads_hidden else read + ends))  # the LM head runs on these alone
     row_of = {node: k for k, node in enumerate(keep_logits)}
+    allowed = tree.allowed(past)
+    mask = additive_mask(allowed, dtype, device)
     with captured_hidden(model) as hidden:
-        out = model(input_ids=ids, attention_mask=tree.mask(past, dtype, device), position_ids=positions,
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
                     past_key_values=cache, use_cache=keep,
                     logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
     logits = out.logits[0].float()                                        # [len(keep_logits), V]
