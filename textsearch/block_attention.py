@@ -35,13 +35,11 @@ def query_blocks(allowed: torch.Tensor, mask: torch.Tensor, size: int = QUERIES)
     queries = len(allowed)
     if queries <= size:
         return None
-    blocks, work = [], 0
-    for start in range(0, queries, size):
-        end = min(start + size, queries)
-        keys = allowed[start:end].any(0).nonzero()[:, 0].to(mask.device)
-        blocks.append(Block(start, end, keys, mask[:, :, start:end].index_select(-1, keys)))
-        work += (end - start) * len(keys)
-    return blocks if work <= WORTH * allowed.numel() else None
+    spans = [(start, min(start + size, queries)) for start in range(0, queries, size)]
+    keys = [allowed[start:end].any(0).nonzero()[:, 0].to(mask.device) for start, end in spans]
+    if sum((end - start) * len(k) for (start, end), k in zip(spans, keys)) > WORTH * allowed.numel():
+        return None
+    return [Block(start, end, k, mask[:, :, start:end].index_select(-1, k)) for (start, end), k in zip(spans, keys)]
 
 
 def blocks_for(model, allowed: torch.Tensor, mask: torch.Tensor) -> dict:
