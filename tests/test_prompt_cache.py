@@ -4,6 +4,7 @@ import torch
 from conftest import make_tiny_lm
 
 import textsearch as ts
+from textsearch.cache_argument import returned_cache, with_cache
 from textsearch.prompt_cache import run_prompts
 
 CPU = torch.device("cpu")
@@ -19,7 +20,7 @@ def widths(model):
 
 def full(model, tokens):
     out = model(input_ids=torch.tensor([tokens]), use_cache=True)
-    return out.past_key_values, out.logits[:, -1]
+    return returned_cache(out), out.logits[:, -1]
 
 
 def test_the_opening_runs_once_and_every_prompt_matches_a_full_forward():
@@ -32,8 +33,8 @@ def test_the_opening_runs_once_and_every_prompt_matches_a_full_forward():
             ref_cache, ref_last = full(model, tokens)
             assert torch.allclose(last, ref_last, atol=1e-5)
             step = torch.tensor([[4]])        # the returned cache carries on like the full one, and is the caller's
-            after = model(input_ids=step, past_key_values=cache, use_cache=True).logits[:, -1]
-            ref_after = model(input_ids=step, past_key_values=ref_cache, use_cache=True).logits[:, -1]
+            after = model(input_ids=step, **with_cache(model, cache), use_cache=True).logits[:, -1]
+            ref_after = model(input_ids=step, **with_cache(model, ref_cache), use_cache=True).logits[:, -1]
             assert torch.allclose(after, ref_after, atol=1e-5)
     # per prompt: [the opening, first time only], its rest, the full reference, the two steps
     assert seen == [4, 2, 6, 1, 1] + [1, 5, 1, 1] + [2, 6, 1, 1]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .cache_argument import returned_cache, with_cache
+
 
 @dataclass
 class Opening:
@@ -44,7 +46,7 @@ def run_prompts(model, prompts: list[list[int]], opening: int, device: torch.dev
         kept = _kept.get(model)
         if kept is None or kept.tokens != tuple(prompts[0][:opening]):
             out = model(input_ids=torch.tensor([prompts[0][:opening]], device=device), use_cache=True)
-            kept = _kept[model] = Opening(tuple(prompts[0][:opening]), out.past_key_values)
+            kept = _kept[model] = Opening(tuple(prompts[0][:opening]), returned_cache(out))
         cache = copy.deepcopy(kept.cache)
         if len(prompts) > 1:
             cache.batch_repeat_interleave(len(prompts))
@@ -52,8 +54,8 @@ def run_prompts(model, prompts: list[list[int]], opening: int, device: torch.dev
     width = max(map(len, tails))
     ids = torch.tensor([tail + tail[-1:] * (width - len(tail)) for tail in tails], device=device)
     ends = sorted({len(tail) - 1 for tail in tails})                 # the LM head runs where a prompt ends
-    out = model(input_ids=ids, past_key_values=cache, use_cache=True,
+    out = model(input_ids=ids, **with_cache(model, cache), use_cache=True,
                 position_ids=torch.arange(opening, opening + width, device=device).expand(len(prompts), -1),
                 logits_to_keep=torch.tensor(ends, dtype=torch.long, device=device))
     rows = torch.arange(len(prompts), device=device)
-    return out.past_key_values, out.logits[rows, torch.tensor([ends.index(len(t) - 1) for t in tails], device=device)]
+    return returned_cache(out), out.logits[rows, torch.tensor([ends.index(len(t) - 1) for t in tails], device=device)]

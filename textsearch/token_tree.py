@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .block_attention import blocks_for
+from .cache_argument import returned_cache, with_cache
 from .head_log_probs import target_log_probs
 from .sentence_store import Past, captured_hidden, model_cache, stacked_cache
 
@@ -141,7 +142,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     mask = additive_mask(allowed, dtype, device)
     with captured_hidden(model) as hidden:
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
-                    past_key_values=cache, use_cache=keep,
+                    **with_cache(model, cache), use_cache=keep,
                     logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
     logits = out.logits[0].float()                                        # [len(keep_logits), V]
     log_norm = logits.logsumexp(-1)
@@ -161,6 +162,6 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
         last = (logits[at_end] - log_norm[at_end][:, None]).cpu()
     else:
         last = None
-    kv = stacked_cache(out.past_key_values)[:, 0] if keep else None
+    kv = stacked_cache(returned_cache(out))[:, 0] if keep else None
     all_hidden = hidden[0][0] if past is None else torch.cat([past.hidden, hidden[0][0]])
     return TreeScores(token_lp, last, kv, all_hidden, columns)

@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import torch
 
+from ..cache_argument import returned_cache, with_cache
 from ..prompt_cache import run_prompts
 from ..token_tree import additive_mask
 from .base import SequenceDistribution
@@ -266,9 +267,10 @@ def _step(lm, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, ca
     pack's nodes."""
     model = lm.model
     if not lm.can_keep:
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True, position_ids=positions, attention_mask=mask)
-        return out.past_key_values, [out.logits[b, :n] for b, n in enumerate(counts)]
-    out = model.get_decoder()(input_ids=ids, past_key_values=cache, use_cache=True, position_ids=positions,
+        out = model(input_ids=ids, **with_cache(model, cache), use_cache=True, position_ids=positions, attention_mask=mask)
+        return returned_cache(out), [out.logits[b, :n] for b, n in enumerate(counts)]
+    decoder = model.get_decoder()
+    out = decoder(input_ids=ids, **with_cache(decoder, cache), use_cache=True, position_ids=positions,
                               attention_mask=mask)
     hidden = torch.cat([out.last_hidden_state[b, :n] for b, n in enumerate(counts)])
-    return out.past_key_values, model.get_output_embeddings()(hidden).split(counts)
+    return returned_cache(out), model.get_output_embeddings()(hidden).split(counts)
