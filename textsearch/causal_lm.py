@@ -14,7 +14,6 @@ from contextlib import contextmanager
 import torch
 
 from .block_attention import use_block_attention
-from .cpu_head import use_cpu_head
 from .lockstep import Lockstep
 from .packing import forward_overhead, pack
 from .sentence_store import SentenceStore, head_reads_hidden
@@ -28,7 +27,6 @@ class CausalLM(TokenModel):
 
     def __init__(self, model, tokenizer, device=None, token_budget: int | None = None):
         super().__init__(model, tokenizer, device, token_budget)
-        use_cpu_head(self.model)
         use_block_attention(self.model)
         self.bos_id: int | None = tokenizer.bos_token_id
         self.eos_id: int | None = tokenizer.eos_token_id

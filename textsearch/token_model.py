@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .cpu_linear import use_cpu_linear
+
 DEFAULT_TOKEN_BUDGET = 2048   # tokens per forward for encoders whose output is not vocabulary-sized
 LOGITS_BUDGET = 2 ** 26    # float32 logits held at once (256 MB): the largest tensor of a forward
 
@@ -52,6 +54,7 @@ class TokenModel:
             raise ValueError(f"token_budget must be a positive number of tokens, got {token_budget}")
         self.device = next(model.parameters()).device if device is None else pick_device(device)
         self.model = model.to(self.device).eval()
+        use_cpu_linear(self.model)
         self.tokenizer = tokenizer
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
         self.token_budget = int(token_budget or default_token_budget(self.vocab_size))

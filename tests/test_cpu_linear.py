@@ -1,0 +1,70 @@
+"""CPU linear layers through oneDNN give the plain layer's numbers, and stay ordinary nn.Linear modules."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from textsearch import cpu_linear
+from textsearch.cpu_linear import CPULinear, linear, use_cpu_linear
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(16, 24)
+        self.head = torch.nn.Linear(24, 300, bias=False)
+        self.scale = torch.nn.Identity()
+
+    def forward(self, x):
+        return self.head(torch.relu(self.inner(x)))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("shape", [(1, 16), (3, 16), (2, 5, 16), (97, 16), (0, 16)])
+def test_same_numbers_as_the_plain_layer(bias, shape):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(16, 300, bias=bias)
+    x = torch.randn(shape)
+    with torch.inference_mode():
+        got = linear(x, layer.weight, layer.bias)
+    torch.testing.assert_close(got, torch.nn.functional.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+    assert got.shape == (*shape[:-1], 300)
+
+
+def test_a_strided_input_is_read_as_it_is():
+    torch.manual_seed(1)
+    weight, x = torch.randn(40, 16), torch.randn(16, 7).T            # [7, 16], not contiguous
+    with torch.inference_mode():
+        torch.testing.assert_close(linear(x, weight), x @ weight.T, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(cpu_linear.ONEDNN is None, reason="this PyTorch build has no oneDNN")
+def test_onednn_runs_outside_autograd_and_gradients_still_flow(monkeypatch):
+    calls, onednn = [], cpu_linear.ONEDNN
+    monkeypatch.setattr(cpu_linear, "ONEDNN", lambda *args: calls.append(1) or onednn(*args))
+    layer = torch.nn.Linear(16, 8)
+    x = torch.randn(4, 16)
+    with torch.inference_mode():
+        linear(x, layer.weight, layer.bias)
+    assert calls == [1]
+    linear(x, layer.weight, layer.bias).sum().backward()           # autograd: torch's own linear
+    assert calls == [1] and layer.weight.grad is not None
+    linear(x.double(), layer.weight.double())                      # float64: torch's own linear
+    assert calls == [1]
+
+
+def test_every_plain_linear_switches_and_the_model_stays_the_same():
+    torch.manual_seed(2)
+    net = Net()
+    x = torch.randn(5, 16)
+    expected, state = net(x), copy.deepcopy(net.state_dict())
+    assert use_cpu_linear(net) == 2
+    assert type(net.inner) is CPULinear and type(net.head) is CPULinear and isinstance(net.head, torch.nn.Linear)
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items()) and state.keys() == net.state_dict().keys()
+    with torch.inference_mode():
+        torch.testing.assert_close(net(x), expected, atol=1e-5, rtol=1e-5)
+        twin = copy.deepcopy(net)                                  # a copy computes with its own weights
+        twin.head.weight.zero_()
+        assert torch.count_nonzero(twin(x)) == 0 and torch.count_nonzero(net(x)) > 0
