@@ -30,7 +30,7 @@ from ..cache_argument import returned_cache, with_cache
 from ..prompt_cache import run_prompts
 from ..token_tree import additive_mask
 from .base import SequenceDistribution
-from .candidates import cut_to_top_k, ordinary_tokens
+from .candidates import ordinary_tokens
 
 
 @lru_cache(maxsize=4)
@@ -129,10 +129,16 @@ class LMSampler(SequenceDistribution):
             stop[:size] |= tokens_containing(self.tokenizer, size, texts)
         return stop
 
-    def log_probs(self, logits: torch.Tensor) -> torch.Tensor:
-        """log q(next token) [n, V] (float64, CPU) from logits: specials (bar stops) removed, tempered, top-k cut."""
-        logits = logits.double().cpu().masked_fill(~self.allowed, -math.inf)
-        return cut_to_top_k((logits / self.temperature).log_softmax(-1), self.top_k)
+    def weights(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(next token) up to a factor per row, from logits [n, V]: specials (bar stops) removed, tempered,
+        top-k cut; and the log of that factor. So log q = log weight − log norm ([n, V] float32 and [n]
+        float64, CPU): the [n, V] work runs in float32, in place, and only sums are taken in float64."""
+        scaled = logits.float().cpu().masked_fill(~self.allowed, -math.inf).div_(self.temperature)
+        if self.top_k is not None and self.top_k < scaled.shape[-1]:
+            keep = scaled.topk(self.top_k, dim=-1).indices
+            scaled = torch.full_like(scaled, -math.inf).scatter_(-1, keep, scaled.gather(-1, keep))
+        weights = scaled.sub_(scaled.amax(-1, keepdim=True)).exp_()
+        return weights, weights.sum(-1, dtype=torch.float64).log()
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[list[list[int]], torch.Tensor]:
         return sample_together([self], n, [generator])[0]
@@ -177,13 +183,13 @@ class Continuations:
     def draw(self, generator: torch.Generator | None) -> None:
         """Every live row draws its next token; a row that drew a stop token leaves."""
         sampler = self.sampler
-        step = sampler.log_probs(self.logits)
-        drawn = draw_tokens(step.exp(), self.node, generator)
+        weights, log_norm = sampler.weights(self.logits)
+        drawn = draw_tokens(weights, self.node, generator)
         stops = sampler.stop[drawn]
         # a stop ends the list whichever stop token it was: the list's probability sums over them
-        log_stop = step[:, sampler.stop].logsumexp(-1)[self.node] if sampler.stop.any() \
-            else torch.full((len(self.live),), -math.inf, dtype=torch.float64)
-        self.log_q[self.live] += torch.where(stops, log_stop, step[self.node, drawn])
+        stop_weight = weights[:, sampler.stop].sum(-1, dtype=torch.float64)[self.node]
+        log_weight = torch.where(stops, stop_weight, weights[self.node, drawn].double()).log()
+        self.log_q[self.live] += log_weight - log_norm[self.node]
         going = (~stops).nonzero()[:, 0]
         fresh: dict[tuple[int, int, int], int] = {}
         nodes = []
