@@ -37,6 +37,8 @@ def test_blocks_tile_the_queries_with_exactly_the_keys_they_see():
     for b in blocks:
         assert set(b.keys.tolist()) == set(allowed[b.start:b.end].any(0).nonzero()[:, 0].tolist())
         torch.testing.assert_close(b.mask, mask[:, :, b.start:b.end][..., b.keys], atol=0, rtol=0)
+    bounded = query_blocks(allowed, mask, size=16, starts=[0, 5, 30])          # a block starts at each bound too
+    assert [(b.start, b.end) for b in bounded][:4] == [(0, 5), (5, 21), (21, 30), (30, 46)]
 
 
 def test_no_blocks_where_they_would_not_pay():

@@ -5,7 +5,8 @@ from conftest import make_tiny_lm
 
 import textsearch as ts
 from textsearch.cache_argument import returned_cache, with_cache
-from textsearch.prompt_cache import run_prompts
+from textsearch.prompt_cache import laid_end_to_end, run_prompts
+from textsearch.token_tree import additive_mask
 
 CPU = torch.device("cpu")
 
@@ -81,3 +82,26 @@ def test_lm_sampler_with_an_opening_draws_what_it_draws_without():
     b, log_b = opened.sample(20, torch.Generator().manual_seed(0))
     assert a == b and torch.allclose(log_a, log_b, atol=1e-5)
     assert ts.proposals.LMSampler(lm, prompt="the cat sat", opening="a dog").opening == 0
+
+
+def test_prompts_laid_end_to_end_continue_as_each_alone():
+    """One row holding the opening once and each prompt's rest: a token after each prompt, attending to
+    the columns its prompt sees, gets the logits of that prompt run whole."""
+    model = make_tiny_lm(seed=3).model
+    prompts = [[1, 5, 6, 7, 8, 11], [1, 5, 6, 7, 9], [1, 5, 6, 12]]
+    with torch.inference_mode():
+        cache, _ = run_prompts(model, prompts, 3, CPU)
+        row, seen = laid_end_to_end(model, cache, [len(p) for p in prompts], 3)
+        width = row.get_seq_length()
+        assert width == 3 + 3 + 2 + 1 and seen[1] == [(0, 3), (6, 8)]
+        allowed = torch.zeros((3, width + 3), dtype=torch.bool)
+        for i, spans in enumerate(seen):
+            for left, right in spans:
+                allowed[i, left:right] = True
+            allowed[i, width + i] = True
+        got = model(input_ids=torch.tensor([[4, 4, 4]]), **with_cache(model, row), use_cache=True,
+                    attention_mask=additive_mask(allowed, torch.float32, CPU),
+                    position_ids=torch.tensor([[len(p) for p in prompts]])).logits[0]
+        for logits, prompt in zip(got, prompts):
+            torch.testing.assert_close(logits, model(input_ids=torch.tensor([prompt + [4]])).logits[0, -1],
+                                       atol=1e-5, rtol=0)

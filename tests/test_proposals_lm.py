@@ -178,28 +178,30 @@ def test_samplers_drawn_together_draw_what_each_draws_alone(lm):
         assert any(len(t) < 5 for t in tokens) and any(len(t) == 5 for t in tokens)
 
 
-def test_draft_steps_run_the_lm_head_on_real_nodes_alone(lm, monkeypatch):
-    """Prompts drawn together pad each step to the prompt with most nodes; the head reads only the real
-    nodes, and the draws equal those from the whole model's logits."""
+def test_prompts_drawn_together_forward_their_real_nodes_alone(lm):
+    """Prompts drawn together lay their nodes end to end in one row: each step forwards exactly the nodes
+    the prompts drawn alone forward at that step, with no padding, and draws what they draw."""
     prompts = ["the a", "cat", "the dog ran sat"]
     samplers = [ts.proposals.LMSampler(lm, prompt=p, max_new_tokens=5, temperature=2.0, stop_at=[SAT]) for p in prompts]
-    draw = lambda: sample_together(samplers, 20, [torch.Generator().manual_seed(k) for k in range(3)])
-    padded, head_rows = [], []
-    hooks = [lm.model.get_decoder().register_forward_pre_hook(
-                 lambda m, args, kwargs: padded.append(kwargs["input_ids"].numel()), with_kwargs=True),
-             lm.model.get_output_embeddings().register_forward_pre_hook(
-                 lambda m, args: head_rows.append(args[0].numel() // args[0].shape[-1]))]
-    try:
-        drawn = draw()
-    finally:
-        for hook in hooks:
+    generators = [torch.Generator().manual_seed(k) for k in range(3)]
+
+    def forwarded(draw):
+        shapes = []
+        hook = lm.model.get_decoder().register_forward_pre_hook(
+            lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+        try:
+            return draw(), shapes[1:]                                  # the first forward runs the prompts
+        finally:
             hook.remove()
-    steps = padded[1:]                                                  # the first forward runs the prompts
-    assert sum(head_rows[1:]) < sum(steps) and len(head_rows) == len(padded)
-    monkeypatch.setattr(lm, "can_keep", False)                         # as for a model whose logits are more than the head
-    for (tokens, log_q), (plain_tokens, plain_log_q) in zip(drawn, draw()):
-        assert tokens == plain_tokens
-        torch.testing.assert_close(log_q, plain_log_q, atol=1e-6, rtol=0)
+
+    together, steps = forwarded(lambda: sample_together(samplers, 20, [g.clone_state() for g in generators]))
+    alone = [forwarded(lambda s=s, g=g: s.sample(20, g.clone_state())) for s, g in zip(samplers, generators)]
+    widths = [[width for _, width in shapes] for _, shapes in alone]
+    assert steps == [(1, sum(w[i] for w in widths if i < len(w))) for i in range(max(map(len, widths)))]
+    assert len(steps) >= 3 and len({w[0] for w in widths}) > 1       # prompts with different node counts
+    for (tokens, log_q), ((alone_tokens, alone_log_q), _) in zip(together, alone):
+        assert tokens == alone_tokens
+        torch.testing.assert_close(log_q, alone_log_q, atol=1e-6, rtol=0)
 
 
 def test_rows_that_drew_alike_run_as_one_node(lm):

@@ -13,6 +13,7 @@ own unless a forward passes `attention_blocks`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -29,25 +30,26 @@ class Block(NamedTuple):
     mask: torch.Tensor        # [B, 1, end − start, k] the additive mask on those
 
 
-def query_blocks(allowed: torch.Tensor, mask: torch.Tensor, size: int = QUERIES) -> list[Block] | None:
-    """Blocks of `size` consecutive queries of a [T, K] `allowed` matrix, with the keys each sees and
-    `mask` [B, 1, T, K] on them; None when they would save too little to be worth the gathers."""
+def query_blocks(allowed: torch.Tensor, mask: torch.Tensor, size: int = QUERIES,
+                 starts: Sequence[int] = (0,)) -> list[Block] | None:
+    """Blocks of at most `size` consecutive queries of a [T, K] `allowed` matrix, a block starting at each of
+    `starts` too (where the queries' rows change), with the keys each sees and `mask` [B, 1, T, K] on
+    them; None when they would save too little to be worth the gathers."""
     queries = len(allowed)
-    if queries <= size:
-        return None
-    spans = [(start, min(start + size, queries)) for start in range(0, queries, size)]
+    bounds = sorted(set(starts) | {queries})
+    spans = [(start, min(start + size, end)) for left, end in zip(bounds, bounds[1:]) for start in range(left, end, size)]
     keys = [allowed[start:end].any(0).nonzero()[:, 0].to(mask.device) for start, end in spans]
     if sum((end - start) * len(k) for (start, end), k in zip(spans, keys)) > WORTH * allowed.numel():
         return None
     return [Block(start, end, k, mask[:, :, start:end].index_select(-1, k)) for (start, end), k in zip(spans, keys)]
 
 
-def blocks_for(model, allowed: torch.Tensor, mask: torch.Tensor) -> dict:
+def blocks_for(model, allowed: torch.Tensor, mask: torch.Tensor, starts: Sequence[int] = (0,)) -> dict:
     """The keyword arguments that make a forward of `model` with this mask attend block by block
     (`query_blocks`): none where the model does not run the block attention, or blocks would not pay."""
     if getattr(model.config, "_attn_implementation", None) != NAME:
         return {}
-    blocks = query_blocks(allowed, mask, QUERIES)
+    blocks = query_blocks(allowed, mask, QUERIES, starts)
     return {} if blocks is None else {"attention_blocks": blocks}
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .cache_argument import returned_cache, with_cache
+from .sentence_store import model_cache, stacked_cache
 
 
 @dataclass
@@ -59,3 +60,17 @@ def run_prompts(model, prompts: list[list[int]], opening: int, device: torch.dev
                 logits_to_keep=torch.tensor(ends, dtype=torch.long, device=device))
     rows = torch.arange(len(prompts), device=device)
     return returned_cache(out), out.logits[rows, torch.tensor([ends.index(len(t) - 1) for t in tails], device=device)]
+
+
+def laid_end_to_end(model, cache, lengths: list[int], opening: int) -> tuple[object, list[list[tuple[int, int]]]]:
+    """`run_prompts`' cache (prompt i in row i, its first `lengths[i]` columns) as one row: the opening
+    once, then each prompt's rest; and per prompt, the [start, end) column spans of that row it sees.
+    Its continuations can then run end to end in one row, with no padding and no copy of the opening
+    per prompt."""
+    kv = stacked_cache(cache)                                     # [2·layers, prompts, heads, W, head_dim]
+    parts, seen, width = [kv[:, 0, :, :opening]], [], opening
+    for row, length in enumerate(lengths):
+        parts.append(kv[:, row, :, opening:length])
+        seen.append([(0, opening), (width, width + length - opening)])
+        width += length - opening
+    return model_cache(model, torch.cat(parts, dim=2)[:, None]), seen

@@ -8,7 +8,11 @@ prompt and its own row's tokens. So each new token costs one step of the cached
 model, a prefix that several rows drew runs once, and the prompt's cache is never
 copied per row. A row stops at a stop token or after `max_new_tokens`, and leaves,
 so the steps after it cost only the rows still drawing. Several prompts draw in the
-same forwards, one row of the model's batch each (`sample_together`).
+same forwards (`sample_together`): their caches laid end to end in one row, the
+opening once (`laid_end_to_end`), and each step's nodes of every prompt after them,
+so no prompt is padded to another's node count; each prompt's nodes are one block of
+the attention, over the columns they see (`block_attention`), and the cache grows in
+place (`growing_cache`).
 
 The returned tokens are the continuation without the stop token, and log q is the
 probability of exactly that list under this procedure: the product of its tokens'
@@ -26,8 +30,10 @@ from functools import lru_cache
 
 import torch
 
+from ..block_attention import blocks_for
 from ..cache_argument import returned_cache, with_cache
-from ..prompt_cache import run_prompts
+from ..growing_cache import growing
+from ..prompt_cache import laid_end_to_end, run_prompts
 from ..token_tree import additive_mask
 from .base import SequenceDistribution
 from .candidates import ordinary_tokens
@@ -147,8 +153,8 @@ class LMSampler(SequenceDistribution):
 def sample_together(samplers: Sequence[LMSampler], n: int, generators: Sequence[torch.Generator | None]
                     ) -> list[tuple[list[list[int]], torch.Tensor]]:
     """`n` continuations of each sampler's prompt, as `sampler.sample(n, generator)` draws them, with
-    every prompt's rows in the same forwards, one row of the model's batch per prompt. A few dozen
-    rows leave a forward mostly its fixed cost; several prompts fill it. The samplers may differ in
+    every prompt's rows in the same forwards, laid end to end. A few dozen rows leave a forward
+    mostly its fixed cost; several prompts fill it. The samplers may differ in
     their prompts only."""
     first = samplers[0]
     if len(generators) != len(samplers):
@@ -227,56 +233,46 @@ def grouped_attention(device: torch.device) -> Iterator[None]:
 def _draw(samplers: Sequence[LMSampler], n: int, generators) -> list[Continuations]:
     first = samplers[0]
     model, device = first.lm.model, first.lm.device
-    dtype = next(model.parameters()).dtype
     contexts = [s.context for s in samplers]
     opening = first.opening if all(s.opening == first.opening and s.context[:first.opening] == contexts[0][:first.opening]
                                    for s in samplers) else 0
     cache, logits = run_prompts(model, contexts, opening, device)
+    cache, seen = laid_end_to_end(model, cache, list(map(len, contexts)), opening)
+    cache = growing(cache)
     prompts = [Continuations(s, n, last[None]) for s, last in zip(samplers, logits)]
-    batch = list(range(len(prompts)))                      # the prompt in each row of the model's batch
     for step_index in range(first.max_new_tokens):
         for rows, generator in zip(prompts, generators):
             if len(rows.live):
                 rows.draw(generator)
-        active = [k for k in batch if prompts[k].fresh]
+        active = [k for k, rows in enumerate(prompts) if rows.fresh]
         if step_index == first.max_new_tokens - 1 or not active:
             break
-        if active != batch:                                # a prompt whose rows have all stopped leaves
-            cache.batch_select_indices(torch.tensor([batch.index(k) for k in active], device=device))
-            batch = active
-        width, nodes = cache.get_seq_length(), max(len(prompts[k].fresh) for k in batch)
-        ids = torch.full((len(batch), nodes), first.lm.start_id, dtype=torch.long)
-        positions = torch.zeros((len(batch), nodes), dtype=torch.long)
-        allowed = torch.zeros((len(batch), nodes, width + nodes), dtype=torch.bool)
-        where: list[tuple[int, int, int]] = []
-        for b, k in enumerate(batch):
-            rows = prompts[k]
-            ids[b, :len(rows.fresh)] = torch.tensor([token for _, token in rows.fresh])
-            positions[b] = rows.length + step_index
-            allowed[b, :, :rows.length] = True             # pad nodes too: they must attend to something
-            where += [(b, node, col) for node, cols in enumerate(rows.place(width)) for col in cols]
+        counts = [len(prompts[k].fresh) for k in active]
+        starts = [sum(counts[:i]) for i in range(len(active))]           # each prompt's nodes, end to end
+        width, total = cache.get_seq_length(), sum(counts)
+        ids = torch.tensor([[token for k in active for _, token in prompts[k].fresh]])
+        positions = torch.tensor([[prompts[k].length + step_index for k, count in zip(active, counts)
+                                   for _ in range(count)]])
+        allowed = torch.zeros((total, width + total), dtype=torch.bool)
+        where: list[tuple[int, int]] = []
+        for k, start, count in zip(active, starts, counts):
+            for left, right in seen[k]:                                # its prompt's columns
+                allowed[start:start + count, left:right] = True
+            where += [(start + node, col) for node, cols in enumerate(prompts[k].place(width + start)) for col in cols]
         at = torch.tensor(where, dtype=torch.long)
-        allowed[at[:, 0], at[:, 1], at[:, 2]] = True
-        counts = [len(prompts[k].fresh) for k in batch]
+        allowed[at[:, 0], at[:, 1]] = True
         with grouped_attention(device):
-            cache, logits = _step(first.lm, ids.to(device), positions.to(device),
-                                  additive_mask(allowed, dtype, device), cache, counts)
-        for k, rows_logits in zip(batch, logits):
+            cache, logits = _step(model, ids.to(device), positions.to(device), allowed, starts, cache)
+        for k, rows_logits in zip(active, logits.split(counts)):
             prompts[k].logits = rows_logits
     return prompts
 
 
-def _step(lm, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache, counts: list[int]):
-    """One forward of the draft nodes: the cache after it, and each batch row's logits at its first
-    counts[b] (real, not pad) nodes. Where the logits are the LM head of the final hidden states
-    (`CausalLM.can_keep`), the head runs on the real nodes alone: pads are about a quarter of a
-    pack's nodes."""
-    model = lm.model
-    if not lm.can_keep:
-        out = model(input_ids=ids, **with_cache(model, cache), use_cache=True, position_ids=positions, attention_mask=mask)
-        return returned_cache(out), [out.logits[b, :n] for b, n in enumerate(counts)]
-    decoder = model.get_decoder()
-    out = decoder(input_ids=ids, **with_cache(decoder, cache), use_cache=True, position_ids=positions,
-                              attention_mask=mask)
-    hidden = torch.cat([out.last_hidden_state[b, :n] for b, n in enumerate(counts)])
-    return returned_cache(out), model.get_output_embeddings()(hidden).split(counts)
+def _step(model, ids: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor, starts: list[int], cache):
+    """One forward of the draft nodes, all prompts' laid end to end in one row (no padding), each
+    prompt's a block of the attention (`block_attention`, which `starts` bound): the cache after it
+    and the logits at every node."""
+    mask = additive_mask(allowed, next(model.parameters()).dtype, ids.device)
+    out = model(input_ids=ids, **with_cache(model, cache), use_cache=True, position_ids=positions, attention_mask=mask,
+                **blocks_for(model, allowed, mask, starts))
+    return returned_cache(out), out.logits[0]
