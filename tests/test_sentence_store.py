@@ -8,7 +8,8 @@ import torch
 from transformers import Gemma2Config, Gemma2ForCausalLM
 
 import textsearch as ts
-from textsearch.sentence_store import SentenceStore
+from textsearch.keywords import KeywordsToSentence
+from textsearch.sentence_store import SEARCH_BYTES, STORE_BYTES, SentenceStore
 
 from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
 from conftest import make_tiny_lm, make_tiny_tokenizer
@@ -172,3 +173,16 @@ def test_states_are_kept_for_a_sampler_run_only():
     assert lm.store is None
     again = sampler.run(objective, init=[5, 6, 7], progress=False)
     assert torch.equal(first.trace, again.trace)
+
+
+def test_searches_that_take_turns_share_a_store_sized_for_them(monkeypatch):
+    lm = make_tiny_lm()
+    with lm.keeping_states():
+        assert lm.store.budget == STORE_BYTES
+    with lm.keeping_states(searches=8):
+        assert lm.store.budget == 8 * SEARCH_BYTES > STORE_BYTES
+    sizes = []
+    keeping = lm.keeping_states
+    monkeypatch.setattr(lm, "keeping_states", lambda searches=1: sizes.append(searches) or keeping(searches))
+    KeywordsToSentence(lm, init="keywords", steps=1).generate([["cat"], ["dog"], ["ball"]])
+    assert sizes[0] == 3

@@ -16,7 +16,7 @@ import torch
 from .block_attention import use_block_attention
 from .lockstep import Lockstep
 from .packing import forward_overhead, pack
-from .sentence_store import SentenceStore, head_reads_hidden
+from .sentence_store import SentenceStore, head_reads_hidden, store_bytes
 from .sequences import pad
 from .token_model import TokenModel
 from .token_tree import TREE_TOKENS, run_tree, tree_chunks
@@ -62,15 +62,15 @@ class CausalLM(TokenModel):
         return self._after([[self.start_id] + seq for seq in self._token_ids(prefixes)])
 
     @contextmanager
-    def keeping_states(self) -> Iterator[None]:
-        """Within the block (a sampler run), scored sentences and asked prefixes keep their states
-        (`sentence_store`): a step's slot distributions then need no forward and its candidates only
-        their suffixes. The block starts empty, so a run's scores never depend on what was scored
-        before it (same seed, same numbers); nested blocks share the outer one."""
+    def keeping_states(self, searches: int = 1) -> Iterator[None]:
+        """Within the block (a sampler run, or `searches` runs taking turns), scored sentences and asked
+        prefixes keep their states (`sentence_store`): a step's slot distributions then need no forward
+        and its candidates only their suffixes. The block starts empty, so a run's scores never depend
+        on what was scored before it (same seed, same numbers); nested blocks share the outer one."""
         if not self.can_keep or self.store is not None:
             yield
             return
-        self.store = SentenceStore(self.model)
+        self.store = SentenceStore(self.model, store_bytes(searches))
         try:
             yield
         finally:

@@ -173,7 +173,7 @@ class KeywordsToSentence:
         so nothing depends on earlier calls. Each result's seconds are its share of the whole."""
         started = time.perf_counter()
         keywords = [Keywords(words) for words in sets]
-        with self.proposal.session():
+        with self.proposal.session(len(sets)):
             if self.init == "draft":
                 starts = self.drafts(sets, keywords, [torch.Generator().manual_seed(seed) for seed in seeds])
             else:

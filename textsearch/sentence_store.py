@@ -22,6 +22,14 @@ from dataclasses import dataclass
 import torch
 
 STORE_BYTES = 128 * 2 ** 20      # cache and hidden states kept: a few steps of 4 chains × 8 candidates
+SEARCH_BYTES = 64 * 2 ** 20      # per search of several taking turns: a keyword set's ranked drafts, insertions
+                                 # and repair search (a pack of 8 holds about 490 MB at most)
+
+
+def store_bytes(searches: int) -> int:
+    """The store's budget for `searches` runs that take turns: enough that one's states do not push out
+    another's before it uses them again."""
+    return max(STORE_BYTES, SEARCH_BYTES * searches)
 
 
 @dataclass

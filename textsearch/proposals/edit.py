@@ -69,10 +69,11 @@ class EditProposal(Proposal):
         self.mode, self.min_len, self.max_len = mode, min_len, max_len
         self.tokenizer = model.tokenizer
 
-    def session(self):
-        """A sampler run keeps the language model's states of what it scored (`keeping_states`)."""
+    def session(self, searches: int = 1):
+        """A sampler run (or `searches` runs taking turns) keeps the language model's states of what it
+        scored (`keeping_states`)."""
         model = self.choice.candidates.model
-        return model.keeping_states() if hasattr(model, "keeping_states") else nullcontext()
+        return model.keeping_states(searches) if hasattr(model, "keeping_states") else nullcontext()
 
     def op_weights(self, state: State) -> list[float]:
         """p_replace, p_insert, p_delete, zeroed for the ops that cannot act on `state`."""
