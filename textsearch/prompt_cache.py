@@ -73,4 +73,4 @@ def laid_end_to_end(model, cache, lengths: list[int], opening: int) -> tuple[obj
         parts.append(kv[:, row, :, opening:length])
         seen.append([(0, opening), (width, width + length - opening)])
         width += length - opening
-    return model_cache(model, torch.cat(parts, dim=2)[:, None]), seen
+    return model_cache(torch.cat(parts, dim=2)[:, None]), seen

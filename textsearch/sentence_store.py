@@ -70,11 +70,16 @@ def stacked_cache(cache) -> torch.Tensor:
     return torch.stack([layer.keys for layer in cache.layers] + [layer.values for layer in cache.layers])
 
 
-def model_cache(model, kv: torch.Tensor):
-    """A cache the model continues from, holding `kv` as `stacked_cache` lays it out."""
+def model_cache(kv: torch.Tensor | None = None):
+    """A cache the model continues from, holding `kv` as `stacked_cache` lays it out (None: empty). Every
+    layer keeps all its columns, a sliding-window layer too: the columns are a tree's, not one sequence's,
+    so which keys a token sees is the attention mask's to say (sentences and prompts are far shorter than
+    the windows)."""
     from transformers import DynamicCache
+    if kv is None:
+        return DynamicCache()
     layers = kv.shape[0] // 2
-    return DynamicCache(ddp_cache_data=[(kv[i], kv[layers + i]) for i in range(layers)], config=model.config)
+    return DynamicCache(ddp_cache_data=[(kv[i], kv[layers + i]) for i in range(layers)])
 
 
 def head_reads_hidden(model, token: int, device: torch.device) -> bool:
