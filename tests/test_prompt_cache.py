@@ -91,7 +91,7 @@ def test_prompts_laid_end_to_end_continue_as_each_alone():
     prompts = [[1, 5, 6, 7, 8, 11], [1, 5, 6, 7, 9], [1, 5, 6, 12]]
     with torch.inference_mode():
         cache, _ = run_prompts(model, prompts, 3, CPU)
-        row, seen = laid_end_to_end(model, cache, [len(p) for p in prompts], 3)
+        row, seen = laid_end_to_end(cache, [len(p) for p in prompts], 3)
         width = row.get_seq_length()
         assert width == 3 + 3 + 2 + 1 and seen[1] == [(0, 3), (6, 8)]
         allowed = torch.zeros((3, width + 3), dtype=torch.bool)

@@ -62,7 +62,7 @@ def run_prompts(model, prompts: list[list[int]], opening: int, device: torch.dev
     return returned_cache(out), out.logits[rows, torch.tensor([ends.index(len(t) - 1) for t in tails], device=device)]
 
 
-def laid_end_to_end(model, cache, lengths: list[int], opening: int) -> tuple[object, list[list[tuple[int, int]]]]:
+def laid_end_to_end(cache, lengths: list[int], opening: int) -> tuple[object, list[list[tuple[int, int]]]]:
     """`run_prompts`' cache (prompt i in row i, its first `lengths[i]` columns) as one row: the opening
     once, then each prompt's rest; and per prompt, the [start, end) column spans of that row it sees.
     Its continuations can then run end to end in one row, with no padding and no copy of the opening
