@@ -37,7 +37,8 @@ def query_blocks(allowed: torch.Tensor, mask: torch.Tensor, size: int = QUERIES,
     them; None when they would save too little to be worth the gathers."""
     queries = len(allowed)
     bounds = sorted(set(starts) | {queries})
-    spans = [(start, min(start + size, end)) for left, end in zip(bounds, bounds[1:]) for start in range(left, end, size)]
+    spans = [(start, min(start + size, end))
+             for left, end in zip(bounds, bounds[1:]) for start in range(left, end, size)]
     keys = [allowed[start:end].any(0).nonzero()[:, 0].to(mask.device) for start, end in spans]
     if sum((end - start) * len(k) for (start, end), k in zip(spans, keys)) > WORTH * allowed.numel():
         return None

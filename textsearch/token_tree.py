@@ -133,6 +133,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     dtype = next(model.parameters()).dtype
     ids = torch.tensor([tree.tokens], device=device)
     positions = torch.tensor([tree.positions], device=device)
+    # a cache of plain layers whenever states are kept: the model's own may drop columns (sliding windows)
     cache = model_cache(past.kv[:, None]) if past is not None else model_cache() if keep else None
     read = [node for nodes in tree.nodes for node in nodes[:-1]]          # nodes whose next token is scored
     ends = [nodes[-1] for nodes in tree.nodes] if with_last else []
