@@ -169,7 +169,7 @@ def test_grouped_attention_draws_what_repeated_heads_draw(monkeypatch):
 
 
 def test_samplers_drawn_together_draw_what_each_draws_alone(lm):
-    prompts = ["the a", "cat", "the dog ran sat"]                  # different lengths: padded rows in one batch
+    prompts = ["the a", "cat", "the dog ran sat"]                  # different lengths, laid end to end in one row
     samplers = [ts.proposals.LMSampler(lm, prompt=p, max_new_tokens=5, temperature=0.9, stop_at=[SAT]) for p in prompts]
     together = sample_together(samplers, 30, [torch.Generator().manual_seed(k) for k in range(3)])
     for k, sampler in enumerate(samplers):
