@@ -48,6 +48,30 @@ def test_one_search_runs_at_a_time_in_a_fixed_order():
     assert events == [(n, k) for k in range(3) for n in "abcd"]
 
 
+def test_searches_run_on_one_cpu_thread_and_the_model_calls_on_all():
+    seen: dict = {"searches": [], "combine": []}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        def combine(requests):
+            seen["combine"].append(torch.get_num_threads())
+            return requests
+
+        turns = Lockstep(combine)
+
+        def search():
+            for k in range(2):
+                seen["searches"].append(torch.get_num_threads())
+                turns.ask(k)
+            seen["searches"].append(torch.get_num_threads())
+
+        turns.run([search, search, search])
+        assert seen == {"searches": [1] * 9, "combine": [2, 2]}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_a_failing_search_is_raised_and_the_others_stop():
     reached: list = []
     turns = Lockstep(lambda requests: requests)

@@ -8,11 +8,17 @@ on the model or done, their requests go to the model in one call (`combine`); th
 each carries on, in the same order every time. So a search takes the steps it takes
 alone (the model's answers differ by float rounding at most), the model runs full
 batches, and the same input gives the same output.
+
+A search's own tensor work runs on one CPU thread, the model's on all of them. A thread
+that once ran a parallel op keeps an OpenMP team of its own, which slows every forward
+of the scheduler while it waits: a sixth slower, with eight searches on two cores.
 """
 from __future__ import annotations
 
 import threading
 from typing import Any, Callable, Sequence
+
+import torch
 
 
 class Cancelled(Exception):
@@ -39,6 +45,7 @@ class Lockstep:
         self.combine = combine
         self.local = threading.local()
         self.scheduler = threading.Semaphore(0)  # released when the scheduler's turn comes
+        self.cpu_threads = torch.get_num_threads()
 
     def inside(self) -> bool:
         """Whether the caller is one of the searches (whose model calls must go through `ask`)."""
@@ -82,13 +89,17 @@ class Lockstep:
 
     def _pass(self, me: Task | None, to: Task | None) -> None:
         """Hand the turn from `me` to `to` (None: the scheduler) and wait until it comes back to `me`.
-        Only the thread whose turn it is wakes: one handoff is one thread switch."""
+        Only the thread whose turn it is wakes: one handoff is one thread switch. The thread that has the
+        turn sets the CPU threads torch uses (the setting is global): all of them for the scheduler, one
+        for a search."""
         (self.scheduler if to is None else to.wake).release()
         (self.scheduler if me is None else me.wake).acquire()
+        torch.set_num_threads(self.cpu_threads if me is None else 1)
 
     def _task_main(self, task: Task) -> None:
         self.local.task = task
         task.wake.acquire()
+        torch.set_num_threads(1)
         try:
             if not task.cancelled:
                 task.result = task.function()
