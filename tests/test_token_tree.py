@@ -72,6 +72,15 @@ def test_tree_chunks_keep_within_the_budget_and_group_rows_that_begin_alike():
     assert tree_chunks([[1, 2, 3, 4, 5]], budget=2) == [[0]]            # a row longer than the budget runs alone
 
 
+def test_tree_chunks_count_only_the_tokens_after_a_past():
+    rows = [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 7], [1, 8, 9, 9, 9, 9], [1, 8, 9, 9, 9, 8]]
+    held = [4, 4, 0, 3]
+    assert len(Tree.of(rows, held)) == 10                                # 2 + 1 + 4 + 3 nodes
+    assert [sorted(chunk) for chunk in tree_chunks(rows, budget=10, held=held)] == [[0, 1, 2, 3]]
+    assert len(tree_chunks(rows, budget=9, held=held)) == 2
+    assert len(tree_chunks(rows, budget=10)) == 2                        # without a past: 13 nodes
+
+
 def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):
     """What a proposal does: the next-token distribution at each slot, then the sentences that fill
     the slots, scored in one forward of the suffixes against the kept prefixes."""

@@ -155,7 +155,8 @@ class CausalLM(TokenModel):
             last[kept] = self.store.after([rows[i] for i in kept]).cpu()
         todo = sorted(set(range(len(rows))) - set(kept))
         if self.prefix_reuse:
-            chunks = tree_chunks([rows[i] for i in todo], min(self.token_budget, TREE_TOKENS))
+            chunks = tree_chunks([rows[i] for i in todo], min(self.token_budget, TREE_TOKENS),
+                                 [self.store.past_length(rows[i]) for i in todo] if self._keeps else None)
         else:
             chunks = pack([len(rows[i]) for i in todo], self.token_budget, self.forward_overhead)
         for chunk in chunks:

@@ -144,6 +144,12 @@ class SentenceStore:
         """The longest held prefix of `row` that leaves a token to score; None if none is held."""
         return next((p for p in range(len(row) - 1, 0, -1) if tuple(row[:p]) in self.holders), None)
 
+    def past_length(self, row: Sequence[int]) -> int:
+        """How many of the row's first tokens a tree continues from (`past`): its longest held prefix but
+        the last token; 0 when that leaves none."""
+        held = self.longest_prefix(row) or 0
+        return held - 1 if held > 1 else 0
+
     def _holder(self, prefix: tuple[int, ...]) -> Kept:
         key = self.holders[prefix]
         self.rows.move_to_end(key)
@@ -168,8 +174,8 @@ class SentenceStore:
         distribution after it. Rows held by one kept row share its block."""
         holders: list[tuple[tuple[int, ...] | None, int]] = []
         for row in rows:
-            held = self.longest_prefix(row) or 0
-            holders.append((self.holders[tuple(row[:held])], held - 1) if held > 1 else (None, 0))
+            length = self.past_length(row)
+            holders.append((self.holders[tuple(row[:length + 1])], length) if length else (None, 0))
         blocks: dict[tuple[int, ...], int] = {}
         for key, length in holders:
             if key is not None:

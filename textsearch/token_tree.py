@@ -93,22 +93,25 @@ def common_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def tree_chunks(rows: Sequence[Sequence[int]], budget: int) -> list[list[int]]:
+def tree_chunks(rows: Sequence[Sequence[int]], budget: int, held: Sequence[int] | None = None) -> list[list[int]]:
     """Row indices in chunks of at most `budget` tree nodes (one row at least), rows in sorted order
-    so that rows that begin alike share a chunk."""
+    so that rows that begin alike share a chunk; row i's first `held[i]` tokens come from a past and
+    are no nodes."""
+    held = held or [0] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: rows[i])
     chunks: list[list[int]] = []
-    nodes, previous = 0, ()
+    nodes, previous, previous_held = 0, (), 0
     for i in order:
         row = rows[i]
-        shared = common_length(row, previous)
-        if chunks and nodes + len(row) - shared <= budget:
+        shared = common_length(row, previous) - max(held[i], previous_held)     # nodes of the row before too
+        fresh = len(row) - held[i] - max(shared, 0)
+        if chunks and nodes + fresh <= budget:
             chunks[-1].append(i)
-            nodes += len(row) - shared
+            nodes += fresh
         else:
             chunks.append([i])
-            nodes = len(row)
-        previous = row
+            nodes = len(row) - held[i]
+        previous, previous_held = row, held[i]
     return chunks
 
 
