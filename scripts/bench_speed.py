@@ -1,6 +1,6 @@
 """Keyword-to-sentence speed against the model's raw forward throughput and a naive scorer.
 
-    python scripts/bench_speed.py [--quick] [--sets N] [--search-sets N] [--pack N] [--data dev.jsonl]
+    python scripts/bench_speed.py [--quick] [--sets N] [--search-sets N] [--pack N] [--repeats N] [--data dev.jsonl]
 
 Two configurations, each against the same naive reference:
   defaults  the library defaults (a prompted LM draft, then a short repair search);
@@ -26,7 +26,9 @@ For each configuration, side by side:
      Ours runs the sets in packs, as batch mode does (`--pack`: drafts drawn together,
      searches in lockstep), and at the defaults also one set at a time, as a single
      CLI call does (e2e_speedup_one_set_at_a_time); the naive reference runs one set
-     at a time, with none of the above.
+     at a time, with none of the above. Ours and the naive run in turn, `--repeats`
+     times, and each side's times are summed over its repeats: the machine's speed
+     drifts by a tenth or more over minutes, and in turn the drift falls on both.
 Once per run:
   5. peak resident memory of a default CLI run, in a subprocess;
   6. raw throughput against tokens per forward, which sets the default token budget.
@@ -150,7 +152,8 @@ class SetRun:
 
 @dataclass
 class Runs:
-    """Sets run in packs of `pack`: their results, and the whole run's time, forwards and cache counts."""
+    """Sets run in packs of `pack`, `repeats` times: their results, and the whole time, forwards and cache
+    counts of the repeats together."""
     sets: list[SetRun]
     pack: int
     seconds: float
@@ -158,7 +161,23 @@ class Runs:
     forwards: list[Forward]
     requested: int
     evaluated: int
-    raw_tokens_per_s: float | None       # the probes' bare forwards at the search's shapes (`probe`)
+    probes: list[tuple[int, float]]      # the probes' bare forwards at the search's shapes: (tokens, seconds)
+    repeats: int = 1
+
+    @property
+    def raw_tokens_per_s(self) -> float | None:
+        seconds = sum(s for _, s in self.probes)
+        return sum(t for t, _ in self.probes) / seconds if self.probes else None
+
+
+def together(runs: list[Runs]) -> Runs:
+    """Repeats of the same run as one: their times, forwards, counts and probes summed."""
+    texts = {tuple(r.text for r in run.sets) for run in runs}
+    if len(texts) > 1:
+        print("warning: repeats of a run gave different sentences (float rounding flipped a draw)")
+    return Runs(runs[0].sets, runs[0].pack, sum(r.seconds for r in runs), sum(r.draft_seconds for r in runs),
+                [f for r in runs for f in r.forwards], sum(r.requested for r in runs), sum(r.evaluated for r in runs),
+                [p for r in runs for p in r.probes], sum(r.repeats for r in runs))
 
 
 def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list[str]], seed: int,
@@ -195,9 +214,8 @@ def run_sets(generator: KeywordsToSentence, meter: ForwardMeter, sets: list[list
     finally:
         meter.probing = False
     probe_seconds = sum(seconds for _, seconds in meter.probes)
-    raw = sum(tokens for tokens, _ in meter.probes) / probe_seconds if meter.probes else None
     return Runs(runs, pack, time.perf_counter() - start - probe_seconds, draft_seconds[0], meter.take(), **counts,
-                raw_tokens_per_s=raw)
+                probes=meter.probes)
 
 
 def bare_seconds(forward, vocab_size: int, rows: int, width: int, generator: torch.Generator,
@@ -258,14 +276,14 @@ def read_sets(path: Path, n: int) -> list[list[str]]:
 
 def summary(runs: Runs, steps: int) -> dict:
     search = [f for f in runs.forwards if f.phase == "search"]
-    search_seconds, n = runs.seconds - runs.draft_seconds, len(runs.sets)
+    search_seconds, n = runs.seconds - runs.draft_seconds, len(runs.sets) * runs.repeats
     return {
         "seconds_per_set": runs.seconds / n,
         "draft_seconds_per_set": runs.draft_seconds / n,
         "search_seconds_per_set": search_seconds / n,
         "tokens_per_step": sum(f.tokens for f in search) / (steps * n),
         "padded_per_step": sum(f.rows * f.width for f in search) / (steps * n),
-        "forwards_per_step": len(search) / steps / -(-n // runs.pack),          # per pack: its sets share them
+        "forwards_per_step": len(search) / steps / (-(-len(runs.sets) // runs.pack) * runs.repeats),   # per pack
         "useful_tokens_per_s": sum(f.tokens for f in search) / search_seconds,
         "model_seconds_share": sum(f.seconds for f in search) / search_seconds,
         "coverage": statistics.mean(float(r.covered) for r in runs.sets),
@@ -294,14 +312,18 @@ def quality(ours: Runs, naive: Runs) -> dict:
 
 
 def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[list[str]], seed: int,
-            pack: int, alone: bool) -> dict:
+            pack: int, alone: bool, repeats: int) -> dict:
     """One configuration, ours (in packs, as batch mode runs; and, if `alone`, one set at a time)
-    against the naive reference (one set at a time), with the raw throughput at our shapes."""
-    ours = run_sets(generator, meter, sets, seed, pack, probe=True)
+    against the naive reference (one set at a time), with the raw throughput at our shapes. Ours and
+    the naive run in turn `repeats` times, so that a drift of the machine's speed falls on both."""
+    ours_runs, naive_runs = [], []
+    for _ in range(repeats):
+        ours_runs.append(run_sets(generator, meter, sets, seed, pack, probe=True))
+        with naive_scoring(lm, generator):
+            naive_runs.append(run_sets(generator, meter, sets, seed, 1))
+    ours, naive = together(ours_runs), together(naive_runs)
     raw = ours.raw_tokens_per_s
     one = run_sets(generator, meter, sets, seed, 1) if alone and pack > 1 else None
-    with naive_scoring(lm, generator):
-        naive = run_sets(generator, meter, sets, seed, 1)
     mine, ref = summary(ours, generator.steps), summary(naive, generator.steps)
     choice = generator.proposal.choice.candidates
     figures = {
@@ -312,7 +334,7 @@ def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[l
         "raw_tokens_per_s": raw,
         **quality(ours, naive),
         "init": generator.init, "steps": generator.steps, "chains": generator.chains,
-        "top_k": choice.top_k, "top_p": choice.top_p, "pack": pack,
+        "top_k": choice.top_k, "top_p": choice.top_p, "pack": pack, "repeats": repeats,
         "ours": mine, "naive": ref, "runs": (ours, naive),
     }
     if one is not None:
@@ -324,7 +346,8 @@ def compare(generator: KeywordsToSentence, lm, meter: ForwardMeter, sets: list[l
 def print_comparison(name: str, figures: dict) -> None:
     mine, ref = figures["ours"], figures["naive"]
     print(f"[{name}] init={figures['init']}, {figures['steps']} steps x {figures['chains']} chains, "
-          f"top-k {figures['top_k']}, top-p {figures['top_p']}")
+          f"top-k {figures['top_k']}, top-p {figures['top_p']}; ours and the naive in turn, "
+          f"{figures['repeats']} times")
     print(f"{'':28} {'ours':>10} {'naive':>10}")
     for key in ROWS:
         print(f"{key:28} {mine[key]:>10.3f} {ref[key]:>10.3f}")
@@ -361,6 +384,8 @@ def main() -> None:
     parser.add_argument("--search-steps", type=int, default=None,
                         help=f"steps of the search configuration (default {SEARCH_STEPS[True]} quick, {SEARCH_STEPS[False]} full)")
     parser.add_argument("--search-chains", type=int, default=SEARCH_CHAINS, help="chains of the search configuration")
+    parser.add_argument("--repeats", type=int, default=2, help="times ours and the naive reference run in turn, "
+                        "each configuration (default 2): the machine's speed drifts by a tenth over minutes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
@@ -382,8 +407,9 @@ def main() -> None:
                                 chains=args.search_chains, **top_k)
     defaults(sets[0])       # untimed: one-time costs (the stop-token table, the opening's cache) fall on neither side
     meter.take()
-    configs = {"defaults": compare(defaults, lm, meter, sets, args.seed, args.pack, alone=True),
-               "search": compare(search, lm, meter, search_sets, args.seed, args.pack, alone=False)}
+    configs = {"defaults": compare(defaults, lm, meter, sets, args.seed, args.pack, alone=True, repeats=args.repeats),
+               "search": compare(search, lm, meter, search_sets, args.seed, args.pack, alone=False,
+                                 repeats=args.repeats)}
 
     sweep = budget_sweep(lm, [4, 64, 256, 1024] if args.quick else [1, 4, 16, 64, 128, 256, 512, 1024, 2048, 4096])
     headline = ("throughput_vs_raw", "token_reduction_vs_naive", "e2e_speedup_vs_naive", "search_speedup_vs_naive",
