@@ -89,17 +89,19 @@ class Lockstep:
 
     def _pass(self, me: Task | None, to: Task | None) -> None:
         """Hand the turn from `me` to `to` (None: the scheduler) and wait until it comes back to `me`.
-        Only the thread whose turn it is wakes: one handoff is one thread switch. The thread that has the
-        turn sets the CPU threads torch uses (the setting is global): all of them for the scheduler, one
-        for a search."""
+        Only the thread whose turn it is wakes: one handoff is one thread switch."""
         (self.scheduler if to is None else to.wake).release()
+        self._wait(me)
+
+    def _wait(self, me: Task | None) -> None:
+        """Wait for the turn of `me` (None: the scheduler). The thread that has the turn sets the CPU
+        threads torch uses (the setting is global): all of them for the scheduler, one for a search."""
         (self.scheduler if me is None else me.wake).acquire()
         torch.set_num_threads(self.cpu_threads if me is None else 1)
 
     def _task_main(self, task: Task) -> None:
         self.local.task = task
-        task.wake.acquire()
-        torch.set_num_threads(1)
+        self._wait(task)
         try:
             if not task.cancelled:
                 task.result = task.function()
