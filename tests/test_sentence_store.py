@@ -62,6 +62,38 @@ def test_a_sampler_step_after_scoring_runs_one_forward():
     assert_same(scored, plain(lm, candidates))
 
 
+def forward_inputs(lm):
+    inputs = []
+    handle = lm.model.register_forward_pre_hook(lambda module, args, kwargs: inputs.append(kwargs["input_ids"]),
+                                                with_kwargs=True)
+    return inputs, handle
+
+
+def test_a_kept_prefix_is_not_run_again():
+    """Candidates that go on from a kept prefix run from the slot on: the prefix's last state gives the
+    slot's log p. Without the distribution after them, their last token runs not at all, and a
+    candidate that ends right after the prefix (a deletion at the end) costs no forward."""
+    lm = keeping(make_tiny_lm())
+    sentence = [5, 6, 7, 8, 9]
+    lm._score([sentence], with_last=False)
+    candidates = [[5, 6, 7, 14, 9], [5, 6, 7, 15, 9], [5, 6, 7, 9], [5, 6, 7, 8]]
+    inputs, handle = forward_inputs(lm)
+    try:
+        scored = lm._score(candidates, with_last=False)
+        assert [i.tolist() for i in inputs] == [[[14, 15]]]           # start 5 6 7 8 are kept; the last tokens run not
+        inputs.clear()
+        ended = lm._score([[5, 6, 7]], with_last=False)                # its states are all kept
+        assert inputs == []
+        after = lm._score([[5, 6, 7, 8, 9]])                         # kept without the state after its last token
+        assert [i.tolist() for i in inputs] == [[[9]]]
+    finally:
+        handle.remove()
+    for got, rows in ((scored, candidates), (ended, [[5, 6, 7]])):
+        for a, b in zip(got[0], plain(lm, rows)[0]):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    assert_same(after, plain(lm, [[5, 6, 7, 8, 9]]))
+
+
 def test_a_sentence_scored_again_costs_nothing_and_scores_the_same():
     lm = keeping(make_tiny_lm())
     rows = [[5, 6, 7, 8], [9, 10], [5, 6, 11]]

@@ -23,9 +23,9 @@ def candidate_batch(rng: random.Random, vocab: range, chains: int = 3) -> list[l
     return rows + [[rng.choice(vocab)]]                    # a one-token row: nothing to share but the start
 
 
-def score(lm, rows, reuse: bool):
+def score(lm, rows, reuse: bool, with_last: bool = True):
     lm.prefix_reuse = reuse
-    return lm._score(rows)
+    return lm._score(rows, with_last)
 
 
 @pytest.mark.parametrize("token_budget", [24, 4096])
@@ -79,6 +79,24 @@ def test_tree_chunks_count_only_the_tokens_after_a_past():
     assert [sorted(chunk) for chunk in tree_chunks(rows, budget=10, held=held)] == [[0, 1, 2, 3]]
     assert len(tree_chunks(rows, budget=9, held=held)) == 2
     assert len(tree_chunks(rows, budget=10)) == 2                        # without a past: 13 nodes
+
+
+def test_rows_scored_without_the_distribution_after_them_run_no_node_for_their_last_token(tiny_lm):
+    """A token's log p comes from the state before it: without `with_last` a row's last token runs only
+    where another row goes on from it."""
+    rows = [[5, 6, 7, 8], [5, 6, 7, 9], [5, 6, 7], [10, 11], [12]]
+    inputs = []
+    handle = tiny_lm.model.register_forward_pre_hook(
+        lambda module, args, kwargs: inputs.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    try:
+        tree_lp, last = score(tiny_lm, rows, reuse=True, with_last=False)
+    finally:
+        handle.remove()
+    assert last is None
+    assert inputs == [5]                     # start, 5, 6, 7 and 10; not 8, 9, 11, 12 (all nine with_last)
+    for a, b in zip(score(tiny_lm, rows, reuse=False, with_last=False)[0], tree_lp):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=0)
+    assert [len(lp) for lp in tree_lp] == [len(r) for r in rows]
 
 
 def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):

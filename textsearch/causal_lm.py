@@ -148,7 +148,7 @@ class CausalLM(TokenModel):
             return self.turns.ask(("rows", rows, with_last))
         token_lp: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
         last = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32) if with_last else None
-        kept = [i for i, r in enumerate(rows) if self._keeps and self.store.has(r)]     # scored before: no forward
+        kept = [i for i, r in enumerate(rows) if self._keeps and self.store.has(r, with_last)]     # scored: no forward
         for i in kept:
             token_lp[i] = self.store.token_lp(rows[i])
         if kept and with_last:
@@ -156,7 +156,7 @@ class CausalLM(TokenModel):
         todo = sorted(set(range(len(rows))) - set(kept))
         if self.prefix_reuse:
             chunks = tree_chunks([rows[i] for i in todo], min(self.token_budget, TREE_TOKENS),
-                                 [self.store.past_length(rows[i]) for i in todo] if self._keeps else None)
+                                 [self.store.past_length(rows[i]) for i in todo] if self._keeps else None, with_last)
         else:
             chunks = pack([len(rows[i]) for i in todo], self.token_budget, self.forward_overhead)
         for chunk in chunks:

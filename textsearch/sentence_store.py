@@ -34,9 +34,15 @@ def store_bytes(searches: int) -> int:
 
 @dataclass
 class Kept:
-    kv: torch.Tensor         # [2·layers, heads, L, head_dim]: the keys of every layer, then the values
-    hidden: torch.Tensor     # [L, H] the final hidden state at each token: what the LM head reads
+    kv: torch.Tensor         # [2·layers, heads, S, head_dim]: the keys of every layer, then the values
+    hidden: torch.Tensor     # [S, H] the final hidden state at each token: what the LM head reads
     token_lp: torch.Tensor   # [L-1] float64 CPU: log p of each token after the first
+                             # (S = L, or L − 1 for a row scored without the distribution after it)
+
+    @property
+    def states(self) -> int:
+        """How many of the row's first tokens have their states kept."""
+        return len(self.hidden)
 
     @property
     def bytes(self) -> int:
@@ -50,7 +56,7 @@ class Past:
     hidden: torch.Tensor           # [B, H] final hidden states
     starts: list[int]              # per row, the column where its block starts
     lengths: list[int]             # per row, how many of its tokens the past holds (0: none)
-    token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first and of the token after them
+    token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first
 
 
 @contextmanager
@@ -110,45 +116,48 @@ class SentenceStore:
     def add(self, rows: Sequence[Sequence[int]], kv: torch.Tensor, hidden: torch.Tensor,
             columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor]) -> None:
         """Keep rows of a tree forward: `kv` [2·layers, heads, W, d] and `hidden` [W, H] as it left them,
-        row i's tokens at `columns[i]`. The oldest rows go to stay within the budget."""
+        the states of row i's first tokens at `columns[i]` (all of them, or all but the last). A row
+        holds the prefixes its states cover. The oldest rows go to stay within the budget."""
         for i, row in enumerate(rows):
+            if not len(columns[i]):
+                continue
             key = tuple(row)
             cols = columns[i].to(kv.device)
             kept = Kept(kv[:, :, cols], hidden[cols], token_lp[i])
             if key in self.rows:
-                self.bytes -= self.rows.pop(key).bytes
+                self._drop(key)
             self.rows[key] = kept
             self.bytes += kept.bytes
-            for p in range(1, len(key) + 1):
+            for p in range(1, kept.states + 1):
                 self.holders[key[:p]] = key
         for key in list(self.rows):                                          # oldest first
             if self.bytes <= self.budget:
                 break
-            self.bytes -= self.rows.pop(key).bytes
-            for p in range(1, len(key) + 1):
-                if self.holders.get(key[:p]) == key:
-                    del self.holders[key[:p]]
+            self._drop(key)
+
+    def _drop(self, key: tuple[int, ...]) -> None:
+        kept = self.rows.pop(key)
+        self.bytes -= kept.bytes
+        for p in range(1, kept.states + 1):
+            if self.holders.get(key[:p]) == key:
+                del self.holders[key[:p]]
 
     def holds(self, prefix: Sequence[int]) -> bool:
         return tuple(prefix) in self.holders
 
-    def has(self, row: Sequence[int]) -> bool:
-        return tuple(row) in self.rows
+    def has(self, row: Sequence[int], with_last: bool = False) -> bool:
+        """Whether the row was scored, and `with_last`, with its last token's state (the distribution after it)."""
+        return tuple(row) in self.rows and (not with_last or self.holds(row))
 
     def token_lp(self, row: Sequence[int]) -> torch.Tensor:
         """The kept log-probs of a kept row: the same numbers as when it was scored."""
         self.rows.move_to_end(tuple(row))
         return self.rows[tuple(row)].token_lp
 
-    def longest_prefix(self, row: Sequence[int]) -> int | None:
-        """The longest held prefix of `row` that leaves a token to score; None if none is held."""
-        return next((p for p in range(len(row) - 1, 0, -1) if tuple(row[:p]) in self.holders), None)
-
     def past_length(self, row: Sequence[int]) -> int:
-        """How many of the row's first tokens a tree continues from (`past`): its longest held prefix but
-        the last token; 0 when that leaves none."""
-        held = self.longest_prefix(row) or 0
-        return held - 1 if held > 1 else 0
+        """How many of the row's first tokens a tree continues from (`past`): its longest held prefix
+        that leaves a token to score; 0 if none is held."""
+        return next((p for p in range(len(row) - 1, 0, -1) if tuple(row[:p]) in self.holders), 0)
 
     def _holder(self, prefix: tuple[int, ...]) -> Kept:
         key = self.holders[prefix]
@@ -169,13 +178,12 @@ class SentenceStore:
         return torch.stack([known[k] for k in keys])
 
     def past(self, rows: Sequence[Sequence[int]]) -> Past | None:
-        """What rows continue from (None: nothing held): each row's longest held prefix but its last
-        token, which the tree runs again, since the kept states give its log p but not the
-        distribution after it. Rows held by one kept row share its block."""
+        """What rows continue from (None: nothing held): each row's longest held prefix, whose last
+        state gives the log p of the row's next token. Rows held by one kept row share its block."""
         holders: list[tuple[tuple[int, ...] | None, int]] = []
         for row in rows:
             length = self.past_length(row)
-            holders.append((self.holders[tuple(row[:length + 1])], length) if length else (None, 0))
+            holders.append((self.holders[tuple(row[:length])], length) if length else (None, 0))
         blocks: dict[tuple[int, ...], int] = {}
         for key, length in holders:
             if key is not None:
@@ -189,5 +197,5 @@ class SentenceStore:
         kv = torch.cat([self.rows[key].kv[:, :, :length] for key, length in blocks.items()], dim=2)
         hidden = torch.cat([self.rows[key].hidden[:length] for key, length in blocks.items()])
         return Past(kv, hidden, [starts.get(key, 0) for key, _ in holders], [length for _, length in holders],
-                    [self.rows[key].token_lp[:length] if key is not None else torch.zeros(0, dtype=torch.float64)
+                    [self.rows[key].token_lp[:length - 1] if key is not None else torch.zeros(0, dtype=torch.float64)
                      for key, length in holders])

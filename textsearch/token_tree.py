@@ -93,11 +93,19 @@ def common_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def tree_chunks(rows: Sequence[Sequence[int]], budget: int, held: Sequence[int] | None = None) -> list[list[int]]:
+def stated(rows: Sequence[Sequence[int]], with_last: bool) -> list[Sequence[int]]:
+    """The tokens of each row whose states a tree computes: a token's log p comes from the state before
+    it, so the last token's own state is needed only for the distribution after the row."""
+    return list(rows) if with_last else [row[:-1] for row in rows]
+
+
+def tree_chunks(rows: Sequence[Sequence[int]], budget: int, held: Sequence[int] | None = None,
+                with_last: bool = True) -> list[list[int]]:
     """Row indices in chunks of at most `budget` tree nodes (one row at least), rows in sorted order
     so that rows that begin alike share a chunk; row i's first `held[i]` tokens come from a past and
-    are no nodes."""
+    are no nodes, nor is its last one without `with_last` (`stated`)."""
     held = held or [0] * len(rows)
+    rows = stated(rows, with_last)
     order = sorted(range(len(rows)), key=lambda i: rows[i])
     chunks: list[list[int]] = []
     nodes, previous, previous_held = 0, (), 0
@@ -122,50 +130,64 @@ class TreeScores:
     last: torch.Tensor | None         # [n, V] next-token log-softmax after each row (float32, CPU)
     kv: torch.Tensor | None           # [2·layers, heads, B + T, head_dim]; None when not kept
     hidden: torch.Tensor              # [B + T, H]
-    columns: list[torch.Tensor]       # row i's tokens sit at columns[i] of kv and hidden
+    columns: list[torch.Tensor]       # the states of row i's tokens (all but the last without with_last)
+                                      # sit at columns[i] of kv and hidden
 
 
 def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: torch.device,
              with_last: bool = True, keep: bool = False, head_reads_hidden: bool = False) -> TreeScores:
     """Per-token log p of each row (start token first) and, `with_last`, the next-token log-softmax
     after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`.
-    `head_reads_hidden`: the logits are the LM head of the final hidden states and nothing more, so the
-    scored tokens take their log p from those (`head_log_probs`) and the head runs on the ends alone."""
+    A token's log p is read from the state before it, so without `with_last` a row's last token is no
+    node (each candidate's end: a tenth of what keyword-to-sentence runs), and a row whose other tokens the past
+    holds costs no forward. `head_reads_hidden`: the logits are the LM head of the final hidden states
+    and nothing more, so the scored tokens take their log p from those (`head_log_probs`), kept ones
+    included, and the head runs on the ends alone."""
     held = past.lengths if past is not None else [0] * len(rows)
-    tree = Tree.of(rows, held)
-    dtype = next(model.parameters()).dtype
-    ids = torch.tensor([tree.tokens], device=device)
-    positions = torch.tensor([tree.positions], device=device)
-    # a cache of plain layers whenever states are kept: the model's own may drop columns (sliding windows)
-    cache = model_cache(past.kv[:, None]) if past is not None else model_cache() if keep else None
-    read = [node for nodes in tree.nodes for node in nodes[:-1]]          # nodes whose next token is scored
-    ends = [nodes[-1] for nodes in tree.nodes] if with_last else []
-    keep_logits = sorted(set(ends if head_reads_hidden else read + ends))  # the LM head runs on these alone
-    row_of = {node: k for k, node in enumerate(keep_logits)}
-    allowed = tree.allowed(past)
-    mask = additive_mask(allowed, dtype, device)
-    with captured_hidden(model) as hidden:
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
-                    **with_cache(model, cache), use_cache=keep,
-                    logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
-    logits = out.logits[0].float()                                        # [len(keep_logits), V]
-    log_norm = logits.logsumexp(-1)
-    nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[p + 1:]], dtype=torch.long, device=device)
-    if head_reads_hidden:
-        target_lp = target_log_probs(model.get_output_embeddings(), hidden[0][0][read], nexts)
-    else:
-        at = torch.tensor([row_of[node] for node in read], dtype=torch.long, device=device)
-        target_lp = logits[at, nexts] - log_norm[at]
-    scored = target_lp.double().cpu().split([len(nodes) - 1 for nodes in tree.nodes])
+    tree = Tree.of(stated(rows, with_last), held)
     width = 0 if past is None else past.kv.shape[2]
-    token_lp = [torch.cat([past.token_lp[i], s]) if past is not None else s for i, s in enumerate(scored)]
     columns = [torch.cat([torch.arange(start, start + p), width + torch.tensor(nodes, dtype=torch.long)])
                for start, p, nodes in zip(past.starts if past is not None else [0] * len(rows), held, tree.nodes)]
+    # the state before each scored token, as a column of the past and the tree: a row's first may be kept
+    read = [c for cols, p, row in zip(columns, held, rows) for c in cols[max(p, 1) - 1:len(row) - 1].tolist()]
+    nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[max(p, 1):]], dtype=torch.long, device=device)
+    ends = [int(cols[-1]) - width for cols in columns] if with_last else []
+    keep_logits = sorted(set(ends if head_reads_hidden else [c - width for c in read] + ends))  # the head runs on these
+    hidden, logits, kv = _forward(model, tree, past, device, keep, keep_logits)
+    parts = ([past.hidden] if past is not None else []) + ([hidden] if hidden is not None else [])
+    all_hidden = torch.cat(parts) if parts else torch.zeros(0, model.config.hidden_size, device=device)
+    log_norm = logits.logsumexp(-1)
+    row_of = {node: k for k, node in enumerate(keep_logits)}
+    if head_reads_hidden:
+        target_lp = target_log_probs(model.get_output_embeddings(), all_hidden[read], nexts)
+    else:
+        at = torch.tensor([row_of[c - width] for c in read], dtype=torch.long, device=device)
+        target_lp = logits[at, nexts] - log_norm[at]
+    scored = target_lp.double().cpu().split([len(row) - max(p, 1) for row, p in zip(rows, held)])
+    token_lp = [torch.cat([past.token_lp[i], s]) if past is not None else s for i, s in enumerate(scored)]
     if with_last:
         at_end = torch.tensor([row_of[node] for node in ends], dtype=torch.long, device=device)
         last = (logits[at_end] - log_norm[at_end][:, None]).cpu()
     else:
         last = None
-    kv = stacked_cache(returned_cache(out))[:, 0] if keep else None
-    all_hidden = hidden[0][0] if past is None else torch.cat([past.hidden, hidden[0][0]])
     return TreeScores(token_lp, last, kv, all_hidden, columns)
+
+
+def _forward(model, tree: Tree, past: Past | None, device: torch.device, keep: bool, keep_logits: list[int]
+             ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+    """The tree's forward: the final hidden states [T, H], the logits at the `keep_logits` nodes (float32)
+    and, `keep`, the cache after it as `stacked_cache` lays it out; no forward for an empty tree."""
+    if not len(tree):
+        return None, torch.zeros(0, 0, device=device), past.kv if keep and past is not None else None
+    ids = torch.tensor([tree.tokens], device=device)
+    positions = torch.tensor([tree.positions], device=device)
+    # a cache of plain layers whenever states are kept: the model's own may drop columns (sliding windows)
+    cache = model_cache(past.kv[:, None]) if past is not None else model_cache() if keep else None
+    allowed = tree.allowed(past)
+    mask = additive_mask(allowed, next(model.parameters()).dtype, device)
+    with captured_hidden(model) as hidden:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
+                    **with_cache(model, cache), use_cache=keep,
+                    logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
+    kv = stacked_cache(returned_cache(out))[:, 0] if keep else None
+    return hidden[0][0], out.logits[0].float(), kv
