@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import make_tiny_lm
 
+from textsearch.keywords import KeywordsToSentence
 from textsearch.lockstep import Lockstep
 
 
@@ -28,6 +29,26 @@ def test_each_round_answers_every_waiting_search_in_one_call():
     results = turns.run([lambda: search("a", 3), lambda: search("b", 1), lambda: search("c", 2)])
     assert results == [[f"answer to a{k}" for k in range(3)], ["answer to b0"], ["answer to c0", "answer to c1"]]
     assert rounds == [["a0", "b0", "c0"], ["a1", "c1"], ["a2"]]
+
+
+def test_requests_that_go_first_are_answered_while_the_others_wait():
+    """A search whose step asked for no forward falls a request behind: its next forward still joins
+    the others' once its cheap requests are answered first."""
+    rounds: list = []
+    turns = Lockstep(recording_combine(rounds), first=lambda request: request.startswith("after"))
+
+    def search():
+        for k in range(2):
+            turns.ask(f"after a{k}")
+            turns.ask(f"rows a{k}")
+
+    def one_step_scored_before():
+        turns.ask("after b0")                       # its candidates were all scored: no rows
+        turns.ask("after b1")
+        turns.ask("rows b1")
+
+    turns.run([search, one_step_scored_before])
+    assert rounds == [["after a0", "after b0"], ["after b1"], ["rows a0", "rows b1"], ["after a1"], ["rows a1"]]
 
 
 def test_one_search_runs_at_a_time_in_a_fixed_order():
@@ -132,3 +153,16 @@ def test_searches_taking_turns_ask_for_distributions_in_one_head_call():
     assert forwards == [] and len(heads) == 1
     for got, expected in zip(together, alone):
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_searches_taking_turns_run_at_most_one_forward_per_step():
+    """Keyword searches in lockstep: the starts' scores, then one forward per step for all sets, though
+    some steps of some searches need none (their candidates were scored before)."""
+    lm = make_tiny_lm()
+    forwards = []
+    handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: forwards.append(1), with_kwargs=True)
+    try:
+        KeywordsToSentence(lm, init="keywords", steps=20, chains=2).generate([["cat"], ["dog"], ["ball", "red"]])
+    finally:
+        handle.remove()
+    assert len(forwards) <= 1 + 20

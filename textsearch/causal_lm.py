@@ -114,7 +114,7 @@ class CausalLM(TokenModel):
     def taking_turns(self) -> Iterator[Lockstep]:
         """Within the block, `turns.run(functions)` runs each function (a search) in turns with the others,
         and what they score in a turn runs as one batch (`lockstep`)."""
-        previous, self.turns = self.turns, Lockstep(self._together)
+        previous, self.turns = self.turns, Lockstep(self._together, first=lambda request: request[0] == "after")
         try:
             yield self.turns
         finally:
