@@ -8,6 +8,7 @@ from transformers.integrations import sdpa_attention
 
 from textsearch import block_attention
 from textsearch.block_attention import NAME, query_blocks, use_block_attention
+from textsearch.gathered_attention import gathered_attention, gathered_keys
 from textsearch.token_tree import Tree, additive_mask
 
 from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
@@ -37,8 +38,6 @@ def test_blocks_tile_the_queries_with_exactly_the_keys_they_see():
     for b in blocks:
         assert set(b.keys.tolist()) == set(allowed[b.start:b.end].any(0).nonzero()[:, 0].tolist())
         torch.testing.assert_close(b.mask, mask[:, :, b.start:b.end][..., b.keys], atol=0, rtol=0)
-    bounded = query_blocks(allowed, mask, size=16, starts=[0, 5, 30])          # a block starts at each bound too
-    assert [(b.start, b.end) for b in bounded][:4] == [(0, 5), (5, 21), (21, 30), (30, 46)]
 
 
 def test_no_blocks_where_they_would_not_pay():
@@ -78,6 +77,26 @@ def test_tree_scores_are_the_dense_attention_scores(monkeypatch):
         for a, b in zip(dense_lp, block_lp):
             torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
         torch.testing.assert_close(block_last, dense_last, atol=1e-5, rtol=0)
+
+
+def test_gathered_attention_is_the_dense_masked_attention():
+    """Queries that share leading keys and see a few others each, on heads that share key/value heads:
+    the shared keys in one product and each query's own gathered give SDPA's masked attention."""
+    rng = random.Random(2)
+    torch.manual_seed(2)
+    queries, width, shared = 30, 70, 12
+    allowed = torch.zeros((queries, width), dtype=torch.bool)
+    allowed[:, :shared] = True
+    for q in range(queries):
+        allowed[q, rng.sample(range(shared, width), rng.randrange(0, 9))] = True
+    allowed[0, shared] = allowed[1, shared] = True                     # one key that some but not all see
+    layout = gathered_keys(allowed, "cpu")
+    assert layout.shared == shared and layout.own.shape == (queries, int(allowed[:, shared:].sum(1).max()))
+    query, key, value = torch.randn(1, 6, queries, 8), torch.randn(1, 2, width, 8), torch.randn(1, 2, width, 8)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query, key.repeat_interleave(3, 1), value.repeat_interleave(3, 1),
+        attn_mask=additive_mask(allowed, torch.float32, "cpu"), scale=0.3).transpose(1, 2)
+    torch.testing.assert_close(gathered_attention(query, key, value, layout, 0.3), expected, atol=1e-5, rtol=0)
 
 
 def test_only_a_cpu_sdpa_model_switches_and_plain_forwards_stay_the_same():

@@ -10,9 +10,9 @@ copied per row. A row stops at a stop token or after `max_new_tokens`, and leave
 so the steps after it cost only the rows still drawing. Several prompts draw in the
 same forwards (`sample_together`): their caches laid end to end in one row, the
 opening once (`laid_end_to_end`), and each step's nodes of every prompt after them,
-so no prompt is padded to another's node count; each prompt's nodes are one block of
-the attention, over the columns they see (`block_attention`), and the cache grows in
-place (`growing_cache`).
+so no prompt is padded to another's node count; every node attends to the opening in
+one product for all and to its own prompt's and row's columns, gathered
+(`gathered_attention`), and the cache grows in place (`growing_cache`).
 
 The returned tokens are the continuation without the stop token, and log q is the
 probability of exactly that list under this procedure: the product of its tokens'
@@ -23,14 +23,12 @@ tokens are never drawn (their probability goes to the others).
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import torch
 
-from ..block_attention import blocks_for
+from ..block_attention import gathered_for
 from ..cache_argument import returned_cache, with_cache
 from ..growing_cache import growing
 from ..prompt_cache import laid_end_to_end, run_prompts
@@ -53,7 +51,6 @@ def tokens_containing(tokenizer, size: int, texts: tuple[str, ...]) -> torch.Ten
 
 
 BLOCK = 256     # vocabulary entries per block of a two-stage draw
-FORCE_GQA = "TRANSFORMERS_SDPA_FORCE_GQA"
 
 
 def draw_tokens(probs: torch.Tensor, node: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -212,23 +209,6 @@ class Continuations:
         return self.columns
 
 
-@contextmanager
-def grouped_attention(device: torch.device) -> Iterator[None]:
-    """On a CPU, attention reads each key/value head once for its group of query heads (SDPA's
-    enable_gqa, which transformers uses under TRANSFORMERS_SDPA_FORCE_GQA) instead of copying it per
-    query head: drafts, few queries a step over a long cache, draw about 5% faster (side by side on
-    SmolLM2, packs of 8 sets). Token trees gain nothing (measured side by side), so only the draft steps ask
-    for it. The numbers are the same."""
-    if device.type != "cpu" or os.environ.get(FORCE_GQA) is not None:
-        yield
-        return
-    os.environ[FORCE_GQA] = "1"
-    try:
-        yield
-    finally:
-        del os.environ[FORCE_GQA]
-
-
 @torch.inference_mode()
 def _draw(samplers: Sequence[LMSampler], n: int, generators) -> list[Continuations]:
     first = samplers[0]
@@ -261,18 +241,17 @@ def _draw(samplers: Sequence[LMSampler], n: int, generators) -> list[Continuatio
             where += [(start + node, col) for node, cols in enumerate(prompts[k].place(width + start)) for col in cols]
         at = torch.tensor(where, dtype=torch.long)
         allowed[at[:, 0], at[:, 1]] = True
-        with grouped_attention(device):
-            cache, logits = _step(model, ids.to(device), positions.to(device), allowed, starts, cache)
+        cache, logits = _step(model, ids.to(device), positions.to(device), allowed, cache)
         for k, rows_logits in zip(active, logits.split(counts)):
             prompts[k].logits = rows_logits
     return prompts
 
 
-def _step(model, ids: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor, starts: list[int], cache):
+def _step(model, ids: torch.Tensor, positions: torch.Tensor, allowed: torch.Tensor, cache):
     """One forward of the draft nodes, all prompts' laid end to end in one row (no padding), each
-    prompt's a block of the attention (`block_attention`, which `starts` bound): the cache after it
-    and the logits at every node."""
+    attending to the opening the prompts share at once and to its own prompt's and row's tokens
+    (`gathered_attention`): the cache after it and the logits at every node."""
     mask = additive_mask(allowed, next(model.parameters()).dtype, ids.device)
     out = model(input_ids=ids, **with_cache(model, cache), use_cache=True, position_ids=positions, attention_mask=mask,
-                **blocks_for(model, allowed, mask, starts))
+                **gathered_for(model, allowed, ids.device))
     return returned_cache(out), out.logits[0]
