@@ -139,10 +139,10 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     """Per-token log p of each row (start token first) and, `with_last`, the next-token log-softmax
     after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`.
     A token's log p is read from the state before it, so without `with_last` a row's last token is no
-    node (each candidate's end: a tenth of what keyword-to-sentence runs), and a row whose other tokens the past
-    holds costs no forward. `head_reads_hidden`: the logits are the LM head of the final hidden states
-    and nothing more, so the scored tokens take their log p from those (`head_log_probs`), kept ones
-    included, and the head runs on the ends alone."""
+    node (each candidate's end: a tenth of what keyword-to-sentence runs), and a row whose other
+    tokens the past holds costs no forward. `head_reads_hidden`: the logits are the LM head of the
+    final hidden states and nothing more, so the scored tokens take their log p from those
+    (`head_log_probs`), kept ones included, and the head runs on the ends alone."""
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(stated(rows, with_last), held)
     width = 0 if past is None else past.kv.shape[2]
