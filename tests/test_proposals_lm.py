@@ -9,7 +9,6 @@ from exact_targets import check_markov, compare, exact_distribution, single_thre
 
 import textsearch as ts
 from textsearch.proposals.candidates import ordinary_tokens
-from textsearch.proposals import lm_sampler
 from textsearch.proposals.lm_sampler import BLOCK, draw_tokens, sample_together
 from textsearch.sequences import State
 from textsearch.target import Target
