@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 import textsearch as ts
-from textsearch import keywords as task
+from textsearch.tasks import keywords as task
 from textsearch.objectives import Keywords
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "commongen" / "dev.jsonl"

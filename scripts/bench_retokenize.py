@@ -16,7 +16,7 @@ from transformers import AutoTokenizer
 
 import textsearch as ts
 from textsearch.objectives import Batch, tokens_for
-from textsearch.objectives.similarity import INSTALL_HINT
+from textsearch.lm.encoder import INSTALL_HINT
 
 SENTENCES = ["A dog caught the frisbee in the park.", "The children played football on the beach all afternoon.",
              "She drank a cup of hot tea before going to bed.", "The cat sat on the mat."]

@@ -56,7 +56,7 @@ def start_tokens(model, args, generator: torch.Generator) -> list[int]:
     length = int(torch.randint(8, 33, (1,), generator=generator))
     if args.mlm:
         return [model.mask_id] * length
-    allowed = ts.proposals.Candidates(model).allowed_ids
+    allowed = ts.proposals.Candidates(model, top_k=None).allowed_ids
     return allowed[torch.randint(len(allowed), (length,), generator=generator)].tolist()
 
 

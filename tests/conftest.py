@@ -39,9 +39,9 @@ def _seeded(seed: int, build):
 
 
 def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None,
-                 tokenizer: PreTrainedTokenizerFast | None = None) -> ts.models.CausalLM:
-    """A CausalLM over a 2-layer Llama with hidden size 16, deterministic from `seed`
-    (over `tokenizer`'s vocabulary when one is given)."""
+                 tokenizer: PreTrainedTokenizerFast | None = None, **options) -> ts.lm.CausalLM:
+    """A CausalLM over a 2-layer Llama with hidden size 16, deterministic from `seed` (over `tokenizer`'s
+    vocabulary when one is given); `options` go to CausalLM (cpu_kernels, token_trees)."""
     if tokenizer is None:
         tokenizer = make_tiny_tokenizer(vocab_size)
     vocab_size = len(tokenizer)
@@ -49,32 +49,44 @@ def make_tiny_lm(vocab_size: int = 32, seed: int = 0, token_budget: int | None =
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
                          initializer_range=0.5, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return ts.models.CausalLM(_seeded(seed, lambda: LlamaForCausalLM(config)), tokenizer,
-                              device="cpu", token_budget=token_budget)
+    return ts.lm.CausalLM(_seeded(seed, lambda: LlamaForCausalLM(config)), tokenizer,
+                          device="cpu", token_budget=token_budget, **options)
 
 
-def make_tiny_mlm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None) -> ts.models.MaskedLM:
+def make_tiny_mlm(vocab_size: int = 32, seed: int = 0, token_budget: int | None = None) -> ts.lm.MaskedLM:
     """A MaskedLM over a 2-layer BERT with hidden size 16, deterministic from `seed`."""
     tokenizer = make_tiny_tokenizer(vocab_size)
     config = BertConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                         num_attention_heads=2, max_position_embeddings=128, initializer_range=0.5,
                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
                         pad_token_id=tokenizer.pad_token_id)
-    return ts.models.MaskedLM(_seeded(seed, lambda: BertForMaskedLM(config)), tokenizer,
-                              device="cpu", token_budget=token_budget)
+    return ts.lm.MaskedLM(_seeded(seed, lambda: BertForMaskedLM(config)), tokenizer,
+                          device="cpu", token_budget=token_budget)
+
+
+def scored(lm, rows) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Each row's token log-probs and the next-token log-probs after it, through the public API (in a
+    session, one forward: the rows scored for the distributions after them keep their log-probs)."""
+    after = lm.next_token_log_probs(rows)
+    return lm.token_log_probs(rows), after
+
+
+def plain(lm) -> ts.lm.CausalLM:
+    """The same model without token trees or kept states: the reference every score must equal."""
+    return ts.lm.CausalLM(lm.model, lm.tokenizer, token_trees=False)
 
 
 @pytest.fixture
-def tiny_lm() -> ts.models.CausalLM:
+def tiny_lm() -> ts.lm.CausalLM:
     return make_tiny_lm()
 
 
 @pytest.fixture
-def tiny_mlm() -> ts.models.MaskedLM:
+def tiny_mlm() -> ts.lm.MaskedLM:
     return make_tiny_mlm()
 
 
 @pytest.fixture(scope="session")
-def default_lm() -> ts.models.CausalLM:
+def default_lm() -> ts.lm.CausalLM:
     """The real built-in LM (converted into the user cache on first use); for slow tests only."""
     return ts.load_lm()

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from textsearch import batch
+from textsearch.tasks import batch
 
 
 def needs_letters(words: list[str]) -> None:
@@ -253,7 +253,7 @@ def test_single_process_finishes_a_sharded_run(tmp_path):
 
 KILLABLE = textwrap.dedent("""
     import sys, time
-    from textsearch import batch
+    from textsearch.tasks import batch
     sets = [batch.ConceptSet(i + 1, (f"word{i}", "other")) for i in range(40)]
     def generate(packed):
         time.sleep(0.02)

@@ -6,13 +6,12 @@ import random
 import torch
 from transformers.integrations import sdpa_attention
 
-from textsearch import block_attention
-from textsearch.block_attention import NAME, query_blocks, use_block_attention
-from textsearch.gathered_attention import gathered_attention, gathered_keys
-from textsearch.token_tree import Tree, additive_mask
+from textsearch.lm import attention
+from textsearch.lm.attention import NAME, enable, gathered_attention, gathered_keys, query_blocks
+from textsearch.lm.tree import Tree, additive_mask
 
 from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
-from conftest import make_tiny_lm
+from conftest import make_tiny_lm, scored
 
 
 def many_rows(rng: random.Random, vocab: range, sentences: int = 24) -> list[list[int]]:
@@ -50,9 +49,9 @@ def test_no_blocks_where_they_would_not_pay():
 def test_tree_scores_are_the_dense_attention_scores(monkeypatch):
     """Rows scored with and without blocks, from scratch and from kept prefixes: the same log-probs,
     and the blocks did run (attention calls of a block's size)."""
-    lm = make_tiny_lm(token_budget=4096)
+    lm = make_tiny_lm(token_budget=4096, cpu_kernels=True)
     assert lm.model.config._attn_implementation == NAME
-    monkeypatch.setattr(block_attention, "QUERIES", 16)
+    monkeypatch.setattr(attention, "QUERIES", 16)
     rng = random.Random(1)
     rows = many_rows(rng, range(5, lm.vocab_size))
     prefixes = [row[:rng.randrange(1, len(row))] for row in rows[::3]]
@@ -61,17 +60,17 @@ def test_tree_scores_are_the_dense_attention_scores(monkeypatch):
     monkeypatch.setattr(sdpa_attention, "sdpa_attention_forward",
                         lambda module, query, *args, **kwargs: queries.append(query.shape[2]) or sdpa(module, query, *args, **kwargs))
 
-    def scored(implementation: str):
+    def under(implementation: str):
         lm.model.config._attn_implementation = implementation
         queries.clear()
-        fresh = lm._score(rows)
-        with lm.keeping_states():
-            lm.next_token_logits(prefixes)
-            kept = lm._score(rows)
+        fresh = scored(lm, rows)
+        with lm.session():
+            lm.next_token_log_probs(prefixes)
+            kept = scored(lm, rows)
         return fresh, kept, queries.count(16)
 
-    *dense, _ = scored("sdpa")
-    *blocks, block_sized = scored(NAME)
+    *dense, _ = under("sdpa")
+    *blocks, block_sized = under(NAME)
     assert block_sized >= 2 * lm.model.config.num_hidden_layers
     for (dense_lp, dense_last), (block_lp, block_last) in zip(dense, blocks):
         for a, b in zip(dense_lp, block_lp):
@@ -100,7 +99,7 @@ def test_gathered_attention_is_the_dense_masked_attention():
 
 
 def test_only_a_cpu_sdpa_model_switches_and_plain_forwards_stay_the_same():
-    lm = make_tiny_lm()
+    lm = make_tiny_lm(cpu_kernels=True)
     ids = torch.tensor([[2, 7, 8, 9, 0], [2, 10, 11, 0, 0]])
     attention = (ids != 0).long()
     switched = lm.model(input_ids=ids, attention_mask=attention).logits
@@ -108,6 +107,6 @@ def test_only_a_cpu_sdpa_model_switches_and_plain_forwards_stay_the_same():
     plain = lm.model(input_ids=ids, attention_mask=attention).logits
     torch.testing.assert_close(switched, plain, atol=1e-6, rtol=0)
     lm.model.config._attn_implementation = "eager"
-    assert not use_block_attention(lm.model) and lm.model.config._attn_implementation == "eager"
+    assert not enable(lm.model) and lm.model.config._attn_implementation == "eager"
     lm.model.config._attn_implementation = "sdpa"
-    assert use_block_attention(lm.model) and lm.model.config._attn_implementation == NAME
+    assert enable(lm.model) and lm.model.config._attn_implementation == NAME

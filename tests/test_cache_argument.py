@@ -4,7 +4,7 @@ import warnings
 import torch
 from conftest import make_tiny_lm
 
-from textsearch.cache_argument import NEW, OLD, returned_cache, with_cache
+from textsearch.lm.kv import NEW, OLD, returned_cache, with_cache
 
 
 def test_a_forward_continues_from_the_cache_it_is_handed_without_warnings():

@@ -8,7 +8,7 @@ from transformers import PreTrainedTokenizerFast
 
 import textsearch as ts
 from conftest import make_tiny_lm
-from textsearch.character_lm import CharacterLM
+from textsearch.lm.characters import CharacterLM
 
 # a BPE vocabulary with word tokens ("广州", "美食") over character tokens; "x" starts a token but is none alone
 VOCAB = ["<pad>", "<unk>", "<s>", "</s>", "广", "州", "美", "食", "开", "幕", "。", "广州", "美食", "xy", "y"]
@@ -46,8 +46,8 @@ def test_log_prob_scores_the_text_in_the_lm_own_tokens(subword_lm):
 
 def test_next_character_sums_the_tokens_that_start_with_it(subword_lm):
     chars = CharacterLM(subword_lm)
-    got = chars.next_token_logits([chars.encode("开"), []]).double().exp()
-    tokens = subword_lm.next_token_logits([subword_lm.encode("开"), []]).double().exp()
+    got = chars.next_token_log_probs([chars.encode("开"), []]).double().exp()
+    tokens = subword_lm.next_token_log_probs([subword_lm.encode("开"), []]).double().exp()
     ids = {t: i for i, t in enumerate(VOCAB)}
     index = chars.tokenizer.index
     assert got[:, index["广"]] == pytest.approx((tokens[:, ids["广"]] + tokens[:, ids["广州"]]).tolist(), abs=1e-6)

@@ -13,7 +13,7 @@ import pytest
 from conftest import make_tiny_lm
 
 from textsearch import cli
-from textsearch.keywords import KeywordsToSentence
+from textsearch.tasks.keywords import KeywordsToSentence
 
 SCHEMA = {"keywords": list, "text": str, "energy": float, "covered": bool, "steps": int, "seconds": float}
 

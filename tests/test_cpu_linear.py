@@ -6,8 +6,8 @@ import copy
 import pytest
 import torch
 
-from textsearch import cpu_linear
-from textsearch.cpu_linear import CPULinear, linear, use_cpu_linear
+from textsearch.lm import cpu
+from textsearch.lm.cpu import CPULinear, enable, linear
 
 
 class Net(torch.nn.Module):
@@ -39,10 +39,10 @@ def test_a_strided_input_is_read_as_it_is():
         torch.testing.assert_close(linear(x, weight), x @ weight.T, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.skipif(cpu_linear.ONEDNN is None, reason="this PyTorch build has no oneDNN")
+@pytest.mark.skipif(cpu.ONEDNN is None, reason="this PyTorch build has no oneDNN")
 def test_onednn_runs_outside_autograd_and_gradients_still_flow(monkeypatch):
-    calls, onednn = [], cpu_linear.ONEDNN
-    monkeypatch.setattr(cpu_linear, "ONEDNN", lambda *args: calls.append(1) or onednn(*args))
+    calls, onednn = [], cpu.ONEDNN
+    monkeypatch.setattr(cpu, "ONEDNN", lambda *args: calls.append(1) or onednn(*args))
     layer = torch.nn.Linear(16, 8)
     x = torch.randn(4, 16)
     with torch.inference_mode():
@@ -59,7 +59,7 @@ def test_every_plain_linear_switches_and_the_model_stays_the_same():
     net = Net()
     x = torch.randn(5, 16)
     expected, state = net(x), copy.deepcopy(net.state_dict())
-    assert use_cpu_linear(net) == 2
+    assert enable(net) == 2
     assert type(net.inner) is CPULinear and type(net.head) is CPULinear and isinstance(net.head, torch.nn.Linear)
     assert all(torch.equal(state[k], v) for k, v in net.state_dict().items()) and state.keys() == net.state_dict().keys()
     with torch.inference_mode():

@@ -4,8 +4,8 @@ from conftest import make_tiny_lm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from textsearch.cache_argument import returned_cache, with_cache
-from textsearch.growing_cache import GrowingLayer, growing
+from textsearch.lm.kv import returned_cache, with_cache
+from textsearch.lm.kv import GrowingLayer, growing
 
 
 def test_updates_hold_what_concatenation_holds():

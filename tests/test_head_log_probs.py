@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from textsearch import head_log_probs
-from textsearch.head_log_probs import target_log_probs
+from textsearch.lm import head as head_log_probs
+from textsearch.lm.head import target_log_probs
 
 
 def expected(head, hidden, targets):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import make_tiny_lm
 
-from textsearch.keywords import KeywordsToSentence
-from textsearch.lockstep import Lockstep
+from textsearch.tasks.keywords import KeywordsToSentence
+from textsearch.lm.lockstep import Lockstep
 
 
 def recording_combine(rounds: list):
@@ -122,14 +122,10 @@ def test_searches_taking_turns_score_as_alone_in_one_forward():
     lm = make_tiny_lm(seed=5)
     rows = [[[5, 6, 7], [5, 6, 8]], [[9, 9]], [[5, 6, 7], [10]]]       # one row asked twice, by two searches
     alone = [lm.token_log_probs(r) for r in rows]
-    forwards = []
-    handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: forwards.append(1), with_kwargs=True)
-    try:
-        with lm.taking_turns() as turns:
-            together = turns.run([lambda r=r: lm.token_log_probs(r) for r in rows])
-    finally:
-        handle.remove()
-    assert len(forwards) == 1
+    start = lm.stats.forwards
+    with lm.taking_turns() as turns:
+        together = turns.run([lambda r=r: lm.token_log_probs(r) for r in rows])
+    assert lm.stats.forwards == start + 1
     for got, expected in zip(together, alone):
         assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(got, expected))
 
@@ -137,16 +133,16 @@ def test_searches_taking_turns_score_as_alone_in_one_forward():
 def test_searches_taking_turns_ask_for_distributions_in_one_head_call():
     lm = make_tiny_lm(seed=5)
     prefixes = [[[5, 6], [5]], [[9, 9, 7]], [[10], [5, 6]]]
-    with lm.keeping_states():
+    with lm.session():
         lm.token_log_probs([p for group in prefixes for p in group])            # held: no forward is needed
-        alone = [lm.next_token_logits(p) for p in prefixes]
+        alone = [lm.next_token_log_probs(p) for p in prefixes]
         forwards, heads = [], []
         hooks = [lm.model.register_forward_pre_hook(lambda *args: forwards.append(1)),
                  lm.model.get_output_embeddings().register_forward_pre_hook(lambda *args: heads.append(1))]
         lm.store.last_after = {}                                                # nothing remembered from `alone`
         try:
             with lm.taking_turns() as turns:
-                together = turns.run([lambda p=p: lm.next_token_logits(p) for p in prefixes])
+                together = turns.run([lambda p=p: lm.next_token_log_probs(p) for p in prefixes])
         finally:
             for hook in hooks:
                 hook.remove()
@@ -159,10 +155,6 @@ def test_searches_taking_turns_run_at_most_one_forward_per_step():
     """Keyword searches in lockstep: the starts' scores, then one forward per step for all sets, though
     some steps of some searches need none (their candidates were scored before)."""
     lm = make_tiny_lm()
-    forwards = []
-    handle = lm.model.register_forward_pre_hook(lambda m, args, kwargs: forwards.append(1), with_kwargs=True)
-    try:
-        KeywordsToSentence(lm, init="keywords", steps=20, chains=2).generate([["cat"], ["dog"], ["ball", "red"]])
-    finally:
-        handle.remove()
-    assert len(forwards) <= 1 + 20
+    start = lm.stats.forwards
+    KeywordsToSentence(lm, init="keywords", steps=20, chains=2).generate([["cat"], ["dog"], ["ball", "red"]])
+    assert lm.stats.forwards - start <= 1 + 20

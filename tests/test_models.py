@@ -6,14 +6,14 @@ import torch
 from conftest import make_tiny_lm, make_tiny_mlm
 
 import textsearch as ts
-from textsearch.sequences import State
+from textsearch.state import State
 
 ITEMS = ["the cat sat on the mat .", "dog", "", "a big red ball was under the green tree", [5, 6, 7, 8]]
 
 
-@pytest.mark.parametrize("prefix_reuse", [True, False])
-def test_batched_scores_equal_one_at_a_time(tiny_lm, prefix_reuse):
-    tiny_lm.prefix_reuse = prefix_reuse
+@pytest.mark.parametrize("token_trees", [True, False])
+def test_batched_scores_equal_one_at_a_time(token_trees):
+    tiny_lm = make_tiny_lm(token_trees=token_trees)
     batched = tiny_lm.log_prob(ITEMS)
     single = torch.cat([tiny_lm.log_prob([item]) for item in ITEMS])
     assert batched.dtype == torch.float64 and batched.shape == (len(ITEMS),)
@@ -29,12 +29,12 @@ def test_log_prob_is_sum_of_token_log_probs_and_matches_chain_rule(tiny_lm):
     assert per_token.shape == (len(ids),)
     assert tiny_lm.log_prob([text]).item() == pytest.approx(per_token.sum().item(), abs=1e-9)
     # chain rule: each token's log p is the next-token distribution after its prefix
-    dists = tiny_lm.next_token_logits([ids[:t] for t in range(len(ids))])
+    dists = tiny_lm.next_token_log_probs([ids[:t] for t in range(len(ids))])
     torch.testing.assert_close(dists[torch.arange(len(ids)), ids].double(), per_token, rtol=0, atol=1e-5)
 
 
 def test_first_token_is_scored_after_bos(tiny_lm):
-    first = tiny_lm.next_token_logits([[]])[0]
+    first = tiny_lm.next_token_log_probs([[]])[0]
     assert tiny_lm.bos_id == tiny_lm.tokenizer.bos_token_id
     for token in (5, 8, 20):
         assert tiny_lm.log_prob([[token]]).item() == pytest.approx(first[token].item(), abs=1e-5)
@@ -51,24 +51,23 @@ def test_bos_changes_the_scores(tiny_lm):
 def test_eos_is_the_start_token_when_there_is_no_bos():
     lm = make_tiny_lm()
     lm.tokenizer.bos_token = None
-    wrapped = ts.models.CausalLM(lm.model, lm.tokenizer)
+    wrapped = ts.lm.CausalLM(lm.model, lm.tokenizer)
     assert wrapped.bos_id is None and wrapped.start_id == wrapped.eos_id
     reference = make_tiny_lm()
     reference.start_id = reference.eos_id
     torch.testing.assert_close(wrapped.log_prob(ITEMS), reference.log_prob(ITEMS), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("prefix_reuse", [True, False])
-def test_a_tiny_token_budget_gives_the_same_numbers(tiny_lm, prefix_reuse):
-    small = make_tiny_lm(token_budget=3)        # fewer tokens than most rows: one row per forward
-    small.prefix_reuse = prefix_reuse
+@pytest.mark.parametrize("token_trees", [True, False])
+def test_a_tiny_token_budget_gives_the_same_numbers(tiny_lm, token_trees):
+    small = make_tiny_lm(token_budget=3, token_trees=token_trees)     # fewer tokens than most rows: a row per forward
     torch.testing.assert_close(small.log_prob(ITEMS), tiny_lm.log_prob(ITEMS), rtol=0, atol=1e-5)
-    torch.testing.assert_close(small.next_token_logits(ITEMS), tiny_lm.next_token_logits(ITEMS),
+    torch.testing.assert_close(small.next_token_log_probs(ITEMS), tiny_lm.next_token_log_probs(ITEMS),
                                rtol=0, atol=1e-5)
 
 
 def test_chunks_respect_the_budget_and_cover_every_row():
-    from textsearch.token_model import chunks_by_budget
+    from textsearch.lm.base import chunks_by_budget
     lengths = [3, 9, 1, 4, 4, 7, 2]
     chunks = list(chunks_by_budget(lengths, 10))
     assert sorted(i for c in chunks for i in c) == list(range(len(lengths)))
@@ -81,8 +80,8 @@ def test_items_may_be_texts_token_lists_or_states(tiny_lm):
     assert torch.allclose(scores, scores[0].expand(4), atol=1e-9)
 
 
-def test_next_token_logits_shape_and_dtype(tiny_lm):
-    out = tiny_lm.next_token_logits(["the cat", [], [7]])
+def test_next_token_log_probs_shape_and_dtype(tiny_lm):
+    out = tiny_lm.next_token_log_probs(["the cat", [], [7]])
     assert out.shape == (3, tiny_lm.vocab_size) and out.dtype == torch.float32
     torch.testing.assert_close(out.exp().sum(-1), torch.ones(3), rtol=0, atol=1e-5)
 
@@ -144,7 +143,7 @@ def test_scores_are_finite_log_probabilities(tiny_lm):
 
 
 def test_default_budget_bounds_the_logits_of_a_forward():
-    from textsearch.token_model import LOGITS_BUDGET, default_token_budget
+    from textsearch.lm.base import LOGITS_BUDGET, default_token_budget
     assert default_token_budget(262_144) * 262_144 <= LOGITS_BUDGET          # a Gemma-sized vocabulary
     assert default_token_budget(49_152) * 49_152 <= LOGITS_BUDGET
     assert default_token_budget(32) == make_tiny_lm().token_budget >= 64

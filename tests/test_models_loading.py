@@ -9,7 +9,7 @@ import torch
 from conftest import make_tiny_lm, make_tiny_mlm
 
 import textsearch as ts
-from textsearch import model_cache, models
+from textsearch.lm import disk_cache as model_cache, loading as models
 
 SENTENCES = ["the cat sat on the mat .", "dog", "a big red ball"]
 
@@ -79,7 +79,7 @@ def test_a_concurrent_build_that_finished_first_wins(cache):
 
 def test_load_from_a_local_directory_scores_like_the_original(tmp_path, tiny_lm, tiny_mlm):
     lm = ts.load_lm(save_tiny(tiny_lm, tmp_path / "lm"), device="cpu")
-    assert isinstance(lm, ts.models.CausalLM) and lm.device == torch.device("cpu")
+    assert isinstance(lm, ts.lm.CausalLM) and lm.device == torch.device("cpu")
     torch.testing.assert_close(lm.log_prob(SENTENCES), tiny_lm.log_prob(SENTENCES), rtol=0, atol=1e-6)
     mlm = ts.load_mlm(str(save_tiny(tiny_mlm, tmp_path / "mlm")), device="cpu")
     torch.testing.assert_close(mlm.masked_logits(SENTENCES, [0, 0, 2]),

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import textsearch as ts
-from textsearch import models
+from textsearch.lm import loading as models
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +28,15 @@ def test_batched_equals_single(default_lm):
     batched = default_lm.log_prob(SENTENCES)
     single = torch.cat([default_lm.log_prob([s]) for s in SENTENCES])
     torch.testing.assert_close(batched, single, rtol=0, atol=1e-3)
-    logits = default_lm.next_token_logits(["The cat sat on the", ""])
+    logits = default_lm.next_token_log_probs(["The cat sat on the", ""])
     assert default_lm.decode([int(logits[0].argmax())]).strip() == "mat"
-    torch.testing.assert_close(logits[1], default_lm.next_token_logits([""])[0], rtol=0, atol=1e-3)
+    torch.testing.assert_close(logits[1], default_lm.next_token_log_probs([""])[0], rtol=0, atol=1e-3)
 
 
 def test_the_cached_copy_scores_like_the_gguf(default_lm, tmp_path):
     spec = models.BUILTIN_MODELS[models.DEFAULT_LM]
     gguf = spec.write_gguf(importlib.metadata.distribution(spec.distribution), tmp_path)
-    from_gguf = ts.models.CausalLM(*models.read_gguf(gguf, spec.bos_token), device=default_lm.device)
+    from_gguf = ts.lm.CausalLM(*models.read_gguf(gguf, spec.bos_token), device=default_lm.device)
     assert [from_gguf.encode(s) for s in SENTENCES] == [default_lm.encode(s) for s in SENTENCES]
     assert from_gguf.start_id == default_lm.start_id
     torch.testing.assert_close(from_gguf.log_prob(SENTENCES), default_lm.log_prob(SENTENCES), rtol=0, atol=1e-3)
@@ -47,7 +47,7 @@ def test_a_second_load_is_served_from_the_cache(default_lm, monkeypatch):
         raise AssertionError("the default model was converted again")
 
     monkeypatch.setattr(models, "_convert_gguf", no_conversion)
-    entry = models._builtin_dir(models.DEFAULT_LM)
+    entry = models.builtin_dir(models.DEFAULT_LM)
     before = os.stat(entry / "model.safetensors").st_mtime_ns
     again = ts.load_lm()
     assert os.stat(entry / "model.safetensors").st_mtime_ns == before

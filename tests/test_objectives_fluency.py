@@ -18,7 +18,7 @@ def test_energy_is_minus_gamma_log_prob_with_and_without_the_end(tiny_lm):
     torch.testing.assert_close(with_end, -0.7 * tiny_lm.log_prob([s + [eos] for s in ids]), rtol=0, atol=1e-9)
     without_end = Fluency(tiny_lm, gamma=0.7, end=False)(ids)
     torch.testing.assert_close(without_end, -0.7 * tiny_lm.log_prob(ids), rtol=0, atol=1e-9)
-    end_term = -0.7 * torch.stack([tiny_lm.next_token_logits([s])[0, eos].double() for s in ids])
+    end_term = -0.7 * torch.stack([tiny_lm.next_token_log_probs([s])[0, eos].double() for s in ids])
     torch.testing.assert_close(with_end - without_end, end_term, rtol=0, atol=1e-4)
 
 

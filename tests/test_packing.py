@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from textsearch.packing import pack
+from textsearch.lm.packing import pack
 
 
 def padded_cost(widths, chunks, overhead):

@@ -1,14 +1,23 @@
 """run_prompts: a prompt's opening runs once; every prompt then runs its rest on that cache."""
+import weakref
+
 import pytest
 import torch
 from conftest import make_tiny_lm
 
 import textsearch as ts
-from textsearch.cache_argument import returned_cache, with_cache
-from textsearch.prompt_cache import laid_end_to_end, run_prompts
-from textsearch.token_tree import additive_mask
+from textsearch.lm.kv import returned_cache, with_cache
+from textsearch.lm.base import Stats
+from textsearch.lm.prompts import Openings, laid_end_to_end, run_prompts as run_with
+from textsearch.lm.tree import additive_mask
 
 CPU = torch.device("cpu")
+OPENINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def run_prompts(model, prompts, opening, device):
+    """`run_with`, each model keeping its opening as its wrapper would."""
+    return run_with(model, prompts, opening, device, OPENINGS.setdefault(model, Openings()), Stats())
 
 
 def widths(model):

@@ -14,7 +14,7 @@ from scipy import stats
 
 import textsearch as ts
 from textsearch.samplers import mh_step
-from textsearch.sequences import State
+from textsearch.state import State
 from textsearch.target import Target
 
 WORDS, KEY = list(range(5, 11)), 7          # ids of the ordinary tokens; "cat"

@@ -9,8 +9,9 @@ from exact_targets import check_markov, compare, exact_distribution, single_thre
 
 import textsearch as ts
 from textsearch.proposals.candidates import ordinary_tokens
-from textsearch.proposals.lm_sampler import BLOCK, draw_tokens, sample_together
-from textsearch.sequences import State
+from textsearch.lm.drafting import BLOCK, draw_tokens
+from textsearch.proposals.lm_sampler import sample_together
+from textsearch.state import State
 from textsearch.target import Target
 
 WORDS, KEY = list(range(5, 11)), 7          # the a cat dog sat ran; "cat" is locked
@@ -92,7 +93,7 @@ def reference_log_q(lm, context: list[int], continuation: list[int], max_new_tok
     allowed[stops] = True
 
     def step(prefix):
-        log_p = lm.next_token_logits([context + prefix])[0].double().masked_fill(~allowed, -math.inf)
+        log_p = lm.next_token_log_probs([context + prefix])[0].double().masked_fill(~allowed, -math.inf)
         log_p = (log_p / temperature).log_softmax(-1)
         if top_k is not None:
             kept = log_p.topk(top_k)
@@ -152,7 +153,7 @@ def test_gathered_attention_draws_what_dense_attention_draws():
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, initializer_range=0.5,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    grouped = ts.models.CausalLM(_seeded(1, lambda: LlamaForCausalLM(config)), tokenizer, device="cpu")
+    grouped = ts.lm.CausalLM(_seeded(1, lambda: LlamaForCausalLM(config)), tokenizer, device="cpu", cpu_kernels=True)
     samplers = [ts.proposals.LMSampler(grouped, prompt=p, max_new_tokens=6, stop_at=[SAT], opening="the a")
                 for p in ("the a cat", "the a dog ran")]
     layouts = []
@@ -216,12 +217,12 @@ def test_rows_that_drew_alike_run_as_one_node(lm):
         tokens, log_q = sampler.sample(12, torch.Generator().manual_seed(0))
         assert widths == [(1, 3)] + [(1, 1)] * 3                   # the prompt, then steps 1–3 (step 4 draws only)
         widths.clear()
-        lm.prefix_reuse = False                                    # the plain reference: a node per row
-        plain = sampler.sample(12, torch.Generator().manual_seed(0))
-        assert widths == [(1, 3)] + [(1, 12)] * 3
+        plain_lm = ts.lm.CausalLM(lm.model, lm.tokenizer, token_trees=False)    # the plain reference: a node per row
+        plain_sampler = ts.proposals.LMSampler(plain_lm, prompt="the a", max_new_tokens=4, temperature=0.01, stop_at=[])
+        plain = plain_sampler.sample(12, torch.Generator().manual_seed(0))
+        assert widths[-3:] == [(1, 12)] * 3 and widths[-4] == (1, 3)      # after the wrapper's own check forward
     finally:
         handle.remove()
-        lm.prefix_reuse = True
     assert len({tuple(t) for t in tokens}) == 1 and len(tokens[0]) == 4
     assert plain[0] == tokens and torch.allclose(plain[1], log_q, atol=1e-5)
 
@@ -249,7 +250,7 @@ def test_bad_arguments_are_refused(lm, mlm, make, match):
 
 
 def test_a_model_that_is_not_a_language_model_is_refused():
-    with pytest.raises(TypeError, match="CausalLM or MaskedLM"):
+    with pytest.raises(TypeError, match="expected a language model"):
         ts.proposals.EditProposal(object())
 
 

@@ -13,7 +13,7 @@ from exact_targets import check_markov, exact_distribution, random_table, single
 import textsearch as ts
 from textsearch.proposals.candidates import Candidates, Slot
 from textsearch.proposals.weighted_choice import WeightedChoice
-from textsearch.sequences import State
+from textsearch.state import State
 
 WORDS = [5, 6, 7, 8]
 
@@ -31,7 +31,7 @@ def every_slot(max_prefix: int) -> list[Slot]:
 def test_a_set_ends_once_it_holds_top_p_of_the_mass(lm):
     slots = every_slot(2)
     top = Candidates(lm, top_k=3, top_p=0.8).top(slots)
-    probs = Candidates(lm).log_probs(slots).exp()
+    probs = Candidates(lm, top_k=None).log_probs(slots).exp()
     for row, slot_probs in zip(top.tolist(), probs):
         listed = [t for t in row if t >= 0]
         assert row == listed + [-1] * (3 - len(listed))

@@ -13,7 +13,7 @@ from scipy.stats import chisquare
 
 import textsearch as ts
 from exact_targets import single_thread, table_objective  # noqa: F401
-from textsearch.sequences import State
+from textsearch.state import State
 from textsearch.target import Target
 
 
@@ -139,7 +139,7 @@ def test_exact_conditional_draws_from_the_conditional_and_balances_the_mh_ratio(
     assert counts[2] == 0                                           # the forbidden token is never drawn
     observed = [counts[v] for v in (0, 1, 3)]
     assert chisquare(observed, [draws * conditional[v].item() for v in (0, 1, 3)]).pvalue > 1e-3
-    log_alpha = ts.samplers.mh_accept(move, [x] * draws, energies, target)[2]["log_alpha"]
+    log_alpha = ts.samplers.mh_accept(move, [x] * draws, energies, target)[2].log_alpha
     assert torch.allclose(log_alpha, torch.zeros(draws, dtype=torch.float64), atol=1e-12)
     assert move.log_q_reverse[0].item() == pytest.approx(math.log(conditional[0].item()))
 

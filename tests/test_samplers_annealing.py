@@ -47,7 +47,7 @@ def test_hill_climbing_never_accepts_a_worse_move_and_takes_ties():
 def test_annealing_follows_its_schedule_down_to_zero():
     sampler = ts.samplers.SimulatedAnnealing(ts.proposals.UniformReplace(V), ts.schedules.Linear(2.0, 0.0), steps=5)
     result = sampler.run(ts.objectives.FromFunction(rugged), init=[0] * L, progress=False)
-    assert [i["temperature"] for i in result.info] == pytest.approx([2.0, 1.5, 1.0, 0.5, 0.0])
+    assert [float(i.temperature[0]) for i in result.info] == pytest.approx([2.0, 1.5, 1.0, 0.5, 0.0])
 
 
 def test_schedules_start_and_end_where_they_say_and_cool_monotonically():

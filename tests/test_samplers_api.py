@@ -6,7 +6,7 @@ import torch
 
 import textsearch as ts
 from exact_targets import single_thread  # noqa: F401
-from textsearch.sequences import State
+from textsearch.state import State
 from textsearch.target import Target
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import textsearch as ts
 from exact_targets import check_markov, exact_distribution, random_table, single_thread, table_objective  # noqa: F401
-from textsearch.sequences import State
+from textsearch.state import State
 
 FIXED = random_table(4, range(3, 4), seed=1, forbidden=[(0, 2, 0)])
 FIXED_START = State((1, 2, 3), (False, True, False))

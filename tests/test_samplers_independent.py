@@ -25,7 +25,7 @@ def test_rejection_accepts_at_rate_z_over_m_and_its_samples_follow_the_target():
     result = ts.samplers.RejectionSampler(Q, LOG_BOUND, num_samples=4000, seed=0, batch_size=512).run(
         table_objective(TABLE), progress=False)
     assert len(result.samples) == 4000
-    draws = sum(i["draws"] for i in result.info)
+    draws = sum(i.draws for i in result.info)
     rate = math.exp(LOG_Z - LOG_BOUND)
     # draws until the n-th acceptance: n/draws has sd ≈ √(p(1−p)/draws) (delta method on the negative binomial)
     assert abs(result.acceptance_rate - rate) < 4 * math.sqrt(rate * (1 - rate) / draws)
@@ -45,7 +45,7 @@ def test_rejection_warns_and_returns_what_it_has_when_the_draw_budget_is_spent()
     sampler = ts.samplers.RejectionSampler(Q, LOG_BOUND + 6.0, num_samples=1000, seed=0, max_draws=300)
     with pytest.warns(RuntimeWarning, match="max_draws=300"):
         result = sampler.run(table_objective(TABLE), progress=False)
-    assert len(result.samples) < 1000 and sum(i["draws"] for i in result.info) == 300
+    assert len(result.samples) < 1000 and sum(i.draws for i in result.info) == 300
 
 
 def importance_run(num_samples: int = 20000):

@@ -8,31 +8,15 @@ import torch
 from transformers import Gemma2Config, Gemma2ForCausalLM
 
 import textsearch as ts
-from textsearch.keywords import KeywordsToSentence
-from textsearch.sentence_store import SEARCH_BYTES, STORE_BYTES, SentenceStore
+from textsearch.tasks.keywords import KeywordsToSentence
+from textsearch.lm.store import SEARCH_BYTES, STORE_BYTES
 
 from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
-from conftest import make_tiny_lm, make_tiny_tokenizer
-
-
-def keeping(lm):
-    """The LM with its store open, as within `keeping_states` (a sampler run)."""
-    lm.store = SentenceStore(lm.model)
-    return lm
+from conftest import make_tiny_lm, make_tiny_tokenizer, plain as plain_lm, scored
 
 
 def plain(lm, rows):
-    reuse, lm.prefix_reuse = lm.prefix_reuse, False
-    try:
-        return lm._score(rows)
-    finally:
-        lm.prefix_reuse = reuse
-
-
-def count_forwards(lm):
-    forwards = []
-    handle = lm.model.register_forward_hook(lambda module, args, out: forwards.append(1))
-    return forwards, handle
+    return scored(plain_lm(lm), rows)
 
 
 def assert_same(scored, expected):
@@ -44,22 +28,20 @@ def assert_same(scored, expected):
 def test_a_sampler_step_after_scoring_runs_one_forward():
     """Score sentences; then, as the next step does, ask for the slots' distributions (no forward) and
     score the candidates that fill them (one forward): all as the plain forward gives them."""
-    lm = keeping(make_tiny_lm())
+    lm = make_tiny_lm()
     sentences = [[5, 6, 7, 8, 9, 10], [11, 12, 13], [6, 6, 7, 8]]
-    assert_same(lm._score(sentences), plain(lm, sentences))
-    slots = [2, 0, 4]
-    prefixes = [s[:i] for s, i in zip(sentences, slots)]
-    forwards, handle = count_forwards(lm)
-    try:
-        after = lm.next_token_logits(prefixes)
-        assert forwards == []
+    with lm.session():
+        assert_same(scored(lm, sentences), plain(lm, sentences))
+        slots = [2, 0, 4]
+        prefixes = [s[:i] for s, i in zip(sentences, slots)]
+        forwards = lm.stats.forwards
+        after = lm.next_token_log_probs(prefixes)
+        assert lm.stats.forwards == forwards
         candidates = [p + [c] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots) for c in (14, 15, 16)]
-        scored = lm._score(candidates)
-        assert len(forwards) == 1
-    finally:
-        handle.remove()
+        candidate_scores = scored(lm, candidates)
+        assert lm.stats.forwards == forwards + 1
     torch.testing.assert_close(after, plain(lm, prefixes)[1], atol=1e-4, rtol=0)
-    assert_same(scored, plain(lm, candidates))
+    assert_same(candidate_scores, plain(lm, candidates))
 
 
 def forward_inputs(lm):
@@ -73,37 +55,37 @@ def test_a_kept_prefix_is_not_run_again():
     """Candidates that go on from a kept prefix run from the slot on: the prefix's last state gives the
     slot's log p. Without the distribution after them, their last token runs not at all, and a
     candidate that ends right after the prefix (a deletion at the end) costs no forward."""
-    lm = keeping(make_tiny_lm())
+    lm = make_tiny_lm()
     sentence = [5, 6, 7, 8, 9]
-    lm._score([sentence], with_last=False)
     candidates = [[5, 6, 7, 14, 9], [5, 6, 7, 15, 9], [5, 6, 7, 9], [5, 6, 7, 8]]
     inputs, handle = forward_inputs(lm)
     try:
-        scored = lm._score(candidates, with_last=False)
-        assert [i.tolist() for i in inputs] == [[[14, 15]]]           # start 5 6 7 8 are kept; the last tokens run not
-        inputs.clear()
-        ended = lm._score([[5, 6, 7]], with_last=False)                # its states are all kept
-        assert inputs == []
-        after = lm._score([[5, 6, 7, 8, 9]])                         # kept without the state after its last token
-        assert [i.tolist() for i in inputs] == [[[9]]]
+        with lm.session():
+            lm.token_log_probs([sentence])
+            inputs.clear()
+            candidate_lp = lm.token_log_probs(candidates)
+            assert [i.tolist() for i in inputs] == [[[14, 15]]]       # start 5 6 7 8 are kept; the last tokens run not
+            inputs.clear()
+            ended = lm.token_log_probs([[5, 6, 7]])                  # its states are all kept
+            assert inputs == []
+            after = scored(lm, [[5, 6, 7, 8, 9]])                    # kept without the state after its last token
+            assert [i.tolist() for i in inputs] == [[[9]]]
     finally:
         handle.remove()
-    for got, rows in ((scored, candidates), (ended, [[5, 6, 7]])):
-        for a, b in zip(got[0], plain(lm, rows)[0]):
+    for got, rows in ((candidate_lp, candidates), (ended, [[5, 6, 7]])):
+        for a, b in zip(got, plain(lm, rows)[0]):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
     assert_same(after, plain(lm, [[5, 6, 7, 8, 9]]))
 
 
 def test_a_sentence_scored_again_costs_nothing_and_scores_the_same():
-    lm = keeping(make_tiny_lm())
+    lm = make_tiny_lm()
     rows = [[5, 6, 7, 8], [9, 10], [5, 6, 11]]
-    first = lm._score(rows)
-    forwards, handle = count_forwards(lm)
-    try:
-        again = lm._score(rows[::-1])
-    finally:
-        handle.remove()
-    assert forwards == []
+    with lm.session():
+        first = scored(lm, rows)
+        forwards = lm.stats.forwards
+        again = scored(lm, rows[::-1])
+        assert lm.stats.forwards == forwards
     for a, b in zip(first[0], again[0][::-1]):
         assert torch.equal(a, b)
     torch.testing.assert_close(again[1].flip(0), first[1], atol=1e-5, rtol=0)
@@ -111,8 +93,13 @@ def test_a_sentence_scored_again_costs_nothing_and_scores_the_same():
 
 def test_exact_under_evictions():
     """A store too small for a step's rows drops old ones: a miss costs a forward, never a wrong score."""
-    lm = keeping(make_tiny_lm())
-    lm.store.budget = 3000
+    lm = make_tiny_lm()
+    with lm.session():
+        lm.store.budget = 3000
+        evict(lm)
+
+
+def evict(lm):
     rng = random.Random(0)
     vocab = range(5, lm.vocab_size)
     sentences = [[rng.choice(vocab) for _ in range(rng.randrange(2, 10))] for _ in range(3)]
@@ -120,10 +107,10 @@ def test_exact_under_evictions():
     for _ in range(30):
         slots = [rng.randrange(len(s)) for s in sentences]
         prefixes = [s[:i] for s, i in zip(sentences, slots)]
-        torch.testing.assert_close(lm.next_token_logits(prefixes), plain(lm, prefixes)[1], atol=1e-4, rtol=0)
+        torch.testing.assert_close(lm.next_token_log_probs(prefixes), plain(lm, prefixes)[1], atol=1e-4, rtol=0)
         candidates = [p + [rng.choice(vocab)] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots)
                       for _ in range(4)]
-        assert_same(lm._score(candidates), plain(lm, candidates))
+        assert_same(scored(lm, candidates), plain(lm, candidates))
         assert lm.store.bytes <= lm.store.budget
         scored_rows |= {tuple(c) for c in candidates}
         sentences = [candidates[4 * c + rng.randrange(4)] for c in range(3)]
@@ -138,12 +125,12 @@ def test_no_store_where_the_logits_are_more_than_the_head():
                           final_logit_softcapping=3.0, bos_token_id=tokenizer.bos_token_id,
                           eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
-    lm = ts.models.CausalLM(Gemma2ForCausalLM(config).eval(), tokenizer, device="cpu")
+    lm = ts.lm.CausalLM(Gemma2ForCausalLM(config).eval(), tokenizer, device="cpu")
     assert not lm.can_keep
-    with lm.keeping_states():
+    with lm.session():
         assert lm.store is None
         rows = [[5, 6, 7, 8], [5, 6, 9], [10, 11]]
-        assert_same(lm._score(rows), plain(lm, rows))
+        assert_same(scored(lm, rows), plain(lm, rows))
     assert make_tiny_lm().can_keep
 
 
@@ -152,21 +139,21 @@ def test_kept_states_on_the_real_model(default_lm):
     rng = random.Random(1)
     words = "The dog caught a red frisbee in the park while children were playing near the old tree".split()
     sentences = [default_lm.encode(" ".join(rng.sample(words, rng.randrange(6, len(words))))) for _ in range(4)]
-    with default_lm.keeping_states():
+    with default_lm.session():
         check_kept_states(default_lm, sentences, rng)
 
 
 def check_kept_states(default_lm, sentences, rng):
-    default_lm._score(sentences)
+    default_lm.token_log_probs(sentences)
     slots = [rng.randrange(len(s)) for s in sentences]
     prefixes = [s[:i] for s, i in zip(sentences, slots)]
     candidates = [p + [rng.randrange(300, 20000)] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots)
                   for _ in range(8)]
-    after = default_lm.next_token_logits(prefixes)
-    scored = default_lm._score(candidates)
+    after = default_lm.next_token_log_probs(prefixes)
+    candidate_lp = default_lm.token_log_probs(candidates)
     torch.testing.assert_close(after, plain(default_lm, prefixes)[1], atol=1e-3, rtol=0)
     expected = plain(default_lm, candidates)
-    for a, b in zip(scored[0], expected[0]):
+    for a, b in zip(candidate_lp, expected[0]):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
 
 
@@ -177,15 +164,14 @@ def test_a_sequence_given_twice_is_scored_once(reuse):
         handle = lm.model.register_forward_pre_hook(lambda module, args, kwargs: inputs.append(kwargs["input_ids"]),
                                                     with_kwargs=True)
         try:
-            return lm._score(rows), inputs
+            with lm.session():
+                return scored(lm, rows), inputs
         finally:
             handle.remove()
 
-    lm = keeping(make_tiny_lm())
-    lm.prefix_reuse = reuse
+    lm = make_tiny_lm(token_trees=reuse)
     (token_lp, last), inputs = scored_inputs(lm, [[5, 6, 7], [8, 9], [5, 6, 7], [8, 9], [10]])
-    fresh = keeping(make_tiny_lm())
-    fresh.prefix_reuse = reuse
+    fresh = make_tiny_lm(token_trees=reuse)
     expected, distinct_inputs = scored_inputs(fresh, [[5, 6, 7], [8, 9], [10]])
     assert [i.tolist() for i in inputs] == [i.tolist() for i in distinct_inputs]      # the repeats cost nothing
     assert_same((token_lp, last), ([expected[0][i] for i in (0, 1, 0, 1, 2)], expected[1][[0, 1, 0, 1, 2]]))
@@ -201,7 +187,7 @@ def test_states_are_kept_for_a_sampler_run_only():
     first = sampler.run(objective, init=[5, 6, 7], callback=lambda *args: sizes.append(len(lm.store)),
                         progress=False)
     assert lm.store is None and min(sizes) > 0
-    lm._score([[5, 6, 8, 9], [7, 7]])                    # outside a run: nothing kept
+    scored(lm, [[5, 6, 8, 9], [7, 7]])                   # outside a run: nothing kept
     assert lm.store is None
     again = sampler.run(objective, init=[5, 6, 7], progress=False)
     assert torch.equal(first.trace, again.trace)
@@ -209,12 +195,12 @@ def test_states_are_kept_for_a_sampler_run_only():
 
 def test_searches_that_take_turns_share_a_store_sized_for_them(monkeypatch):
     lm = make_tiny_lm()
-    with lm.keeping_states():
+    with lm.session():
         assert lm.store.budget == STORE_BYTES
-    with lm.keeping_states(searches=8):
+    with lm.session(searches=8):
         assert lm.store.budget == 8 * SEARCH_BYTES > STORE_BYTES
     sizes = []
-    keeping = lm.keeping_states
-    monkeypatch.setattr(lm, "keeping_states", lambda searches=1: sizes.append(searches) or keeping(searches))
+    keeping = lm.session
+    monkeypatch.setattr(lm, "session", lambda searches=1: sizes.append(searches) or keeping(searches))
     KeywordsToSentence(lm, init="keywords", steps=1).generate([["cat"], ["dog"], ["ball"]])
     assert sizes[0] == 3

@@ -10,7 +10,7 @@ from textsearch.proposals.lm_sampler import sample_together
 WINDOW = 24       # longer than every row here, so a window changes no score; shorter than the caches
 
 
-def sliding_lm() -> ts.models.CausalLM:
+def sliding_lm() -> ts.lm.CausalLM:
     tokenizer = make_tiny_tokenizer(40)
     config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                               num_attention_heads=2, num_key_value_heads=1, head_dim=8, initializer_range=0.5,
@@ -18,7 +18,7 @@ def sliding_lm() -> ts.models.CausalLM:
                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                               pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
-    return ts.models.CausalLM(Gemma3ForCausalLM(config).eval(), tokenizer, device="cpu")
+    return ts.lm.CausalLM(Gemma3ForCausalLM(config).eval(), tokenizer, device="cpu")
 
 
 def test_trees_longer_than_the_window_keep_their_states():
@@ -26,12 +26,11 @@ def test_trees_longer_than_the_window_keep_their_states():
     assert lm.can_keep
     rows = [[5 + (i * 7 + j) % 30 for j in range(12)] for i in range(8)]          # 96 tokens, far over the window
     plain = lm.token_log_probs(rows)
-    with lm.keeping_states():
+    with lm.session():
         kept = lm.token_log_probs(rows)
         assert len(lm.store) == len(rows)
         again = lm.token_log_probs([row[:6] + [9] + row[7:] for row in rows])      # from the kept states
-    lm.prefix_reuse = False
-    padded = lm.token_log_probs([row[:6] + [9] + row[7:] for row in rows])
+    padded = ts.lm.CausalLM(lm.model, lm.tokenizer, token_trees=False).token_log_probs([row[:6] + [9] + row[7:] for row in rows])
     for a, b in zip(plain + again, kept + padded):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 

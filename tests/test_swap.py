@@ -7,7 +7,7 @@ import torch
 from scipy.stats import chisquare
 
 import textsearch as ts
-from textsearch.sequences import State
+from textsearch.state import State
 from textsearch.target import Target
 
 

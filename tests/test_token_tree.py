@@ -6,10 +6,10 @@ import random
 import pytest
 import torch
 
-from textsearch.token_tree import Tree, tree_chunks
+from textsearch.lm.tree import Tree, tree_chunks
 
 from exact_targets import single_thread  # noqa: F401  (autouse: one thread)
-from conftest import make_tiny_lm
+from conftest import make_tiny_lm, plain as plain_lm, scored
 
 
 def candidate_batch(rng: random.Random, vocab: range, chains: int = 3) -> list[list[int]]:
@@ -24,8 +24,9 @@ def candidate_batch(rng: random.Random, vocab: range, chains: int = 3) -> list[l
 
 
 def score(lm, rows, reuse: bool, with_last: bool = True):
-    lm.prefix_reuse = reuse
-    return lm._score(rows, with_last)
+    """Token log-probs and (`with_last`) the distributions after the rows, as trees or plain forwards."""
+    lm = lm if reuse else plain_lm(lm)
+    return scored(lm, rows) if with_last else (lm.token_log_probs(rows), None)
 
 
 @pytest.mark.parametrize("token_budget", [24, 4096])
@@ -46,7 +47,6 @@ def test_tree_matches_plain_forward(token_budget):
 def test_public_scores_unchanged_by_reuse(tiny_lm):
     texts = ["the cat sat on the mat", "the cat sat on a mat", "the cat ran", "the dog sat on the mat ."]
     plain = score(tiny_lm, [tiny_lm.encode(t) for t in texts], reuse=False)[0]
-    tiny_lm.prefix_reuse = True
     torch.testing.assert_close(tiny_lm.log_prob(texts), torch.stack([p.sum() for p in plain]), atol=1e-4, rtol=0)
 
 
@@ -107,13 +107,12 @@ def test_kept_prefixes_spare_the_prefix_forward(tiny_lm):
     prefixes = [s[:i] for s, i in zip(states, slots)]
     rows = [p + [c] + s[i + 1:] for p, s, i in zip(prefixes, states, slots) for c in (14, 15, 16, 17)]
     plain = score(tiny_lm, rows, reuse=False)
-    tiny_lm.prefix_reuse = True
-    with tiny_lm.keeping_states():                                       # as in a sampler run
-        after = tiny_lm.next_token_logits(prefixes)
+    with tiny_lm.session():                                       # as in a sampler run
+        after = tiny_lm.next_token_log_probs(prefixes)
         forwards = []
         hook = tiny_lm.model.register_forward_hook(lambda module, args, kwargs_out: forwards.append(1))
         try:
-            reused = tiny_lm._score(rows)
+            reused = scored(tiny_lm, rows)
         finally:
             hook.remove()
     assert len(forwards) == 1
@@ -135,9 +134,9 @@ def test_reuse_matches_plain_forward_on_the_real_model(default_lm):
         rows += [sentence[:place] + [rng.randrange(300, 20000)] + sentence[place + 1:] for _ in range(8)]
     plain_lp, plain_last = score(default_lm, rows, reuse=False)
     shared_lp, shared_last = score(default_lm, rows, reuse=True)
-    with default_lm.keeping_states():
-        default_lm.next_token_logits(prefixes)              # kept: the next scoring runs suffixes only
-        kept_lp, kept_last = default_lm._score(rows)
+    with default_lm.session():
+        default_lm.next_token_log_probs(prefixes)              # kept: the next scoring runs suffixes only
+        kept_lp, kept_last = scored(default_lm, rows)
     for a, b, c in zip(plain_lp, shared_lp, kept_lp):
         torch.testing.assert_close(b, a, atol=1e-3, rtol=0)
         torch.testing.assert_close(c, a, atol=1e-3, rtol=0)

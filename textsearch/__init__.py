@@ -3,10 +3,10 @@
 Write down what a good sentence is as an energy over token sequences, then sample
 from or minimise it with Monte Carlo samplers.
 """
-from . import diagnostics, models, objectives, proposals, samplers, schedules
-from .models import load_lm, load_mlm
-from .sequences import State
+from . import diagnostics, lm, objectives, proposals, samplers, schedules, testing
+from .lm import load_lm, load_mlm
+from .state import State
 
-__all__ = ["State", "load_lm", "load_mlm", "models", "objectives", "proposals", "samplers",
-           "diagnostics", "schedules"]
+__all__ = ["State", "diagnostics", "lm", "load_lm", "load_mlm", "objectives", "proposals", "samplers",
+           "schedules", "testing"]
 __version__ = "0.1.0"

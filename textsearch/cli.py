@@ -14,8 +14,8 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from . import batch
-from . import keywords as task
+from .tasks import batch
+from .tasks import keywords as task
 
 USAGE_ERROR = 2
 
@@ -81,7 +81,7 @@ probability_mass = argument_type(float, lambda v: 0 < v <= 1, "a number", "must 
 
 def load_generator(args: argparse.Namespace, device: str) -> task.KeywordsToSentence:
     """The real generator: the chosen LM behind the keyword task with the command's settings."""
-    from .models import load_lm
+    from .lm import load_lm
     lm = load_lm(args.model, device=device)
     return task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, top_p=args.top_p,
                                    init=args.init)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .objectives.base import Batch, Objective
-from .sequences import State
+from .state import State
 
 
 @dataclass
@@ -39,8 +39,3 @@ class Target:
                 self.cache.clear()
             self.cache.update(zip(todo, values.tolist()))
         return torch.tensor([self.cache[k] for k in keys], dtype=torch.float64)
-
-    def log_density(self, energies: torch.Tensor, chains: torch.Tensor | None = None) -> torch.Tensor:
-        """−E/T for each row, with the temperature of its chain (all chains when None)."""
-        temperature = self.temperature if chains is None else self.temperature[chains]
-        return -energies / temperature

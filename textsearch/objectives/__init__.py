@@ -6,9 +6,9 @@ from .length import LengthPrior
 from .mlm_energy import MLMEnergy
 from .repetition import RepetitionPenalty
 from .sentence_form import SentenceForm
-from .similarity import SentenceEncoder, Similarity, load_sentence_encoder
+from .similarity import Similarity
 from .text import tokens_for
 
 __all__ = ["Batch", "FromFunction", "Objective", "Scaled", "Sum",
            "Fluency", "Keywords", "LengthPrior", "MLMEnergy", "RepetitionPenalty", "SentenceForm",
-           "SentenceEncoder", "Similarity", "load_sentence_encoder", "tokens_for"]
+           "Similarity", "tokens_for"]

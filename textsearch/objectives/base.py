@@ -6,26 +6,46 @@ with `+` and scalar `*`.
 """
 from __future__ import annotations
 
-import math
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from typing import Callable, Iterable, Sequence
 
 import torch
 
-from ..sequences import State
+from ..sessions import all_of
+from ..state import State
 
 
 class Batch:
-    """Token sequences to score, with the tokenizer that gives them text."""
+    """Sequences to score: token ids with the tokenizer that gives them text, or texts.
 
-    def __init__(self, tokens: Sequence[Sequence[int]], tokenizer=None, texts: Sequence[str] | None = None):
-        self.tokens = [list(t.tokens if isinstance(t, State) else t) for t in tokens]
-        self.tokenizer = tokenizer
+    A batch made from texts (`Batch.of(["The dog ran."])`) has its token ids only when a
+    tokenizer is known; terms that read text (keywords, similarity, form) never need one.
+    """
+
+    def __init__(self, tokens: Sequence[Sequence[int]] | None, tokenizer=None, texts: Sequence[str] | None = None):
+        if tokens is None and texts is None:
+            raise ValueError("a batch needs token ids or texts")
+        if tokens is not None:
+            self.__dict__["tokens"] = [list(t.tokens if isinstance(t, State) else t) for t in tokens]
         if texts is not None:
             self.__dict__["texts"] = list(texts)
+        self.tokenizer = tokenizer
 
     def __len__(self) -> int:
-        return len(self.tokens)
+        return len(self.__dict__["tokens"] if self.has_tokens else self.__dict__["texts"])
+
+    @property
+    def has_tokens(self) -> bool:
+        """Whether the token ids are in hand (a batch of texts has them once a tokenizer encoded them)."""
+        return "tokens" in self.__dict__
+
+    @cached_property
+    def tokens(self) -> list[list[int]]:
+        if self.tokenizer is None:
+            raise ValueError("this energy reads token ids but was given texts without a tokenizer: "
+                             "pass tokenizer= to the objective or combine it with an LM objective")
+        return [list(self.tokenizer.encode(t, add_special_tokens=False)) for t in self.texts]
 
     @cached_property
     def texts(self) -> list[str]:
@@ -41,9 +61,7 @@ class Batch:
             return items
         items = list(items)
         if items and isinstance(items[0], str):
-            if tokenizer is None:
-                raise ValueError("texts need a tokenizer to become tokens: pass tokenizer= to the objective")
-            return cls([tokenizer.encode(t, add_special_tokens=False) for t in items], tokenizer, texts=items)
+            return cls(None, tokenizer, texts=items)
         return cls(items, tokenizer)
 
 
@@ -54,6 +72,10 @@ class Objective:
 
     def energy(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
+
+    def session(self) -> AbstractContextManager:
+        """A block that spans a sampler run: a term backed by a model may keep what it computed."""
+        return nullcontext()
 
     def __call__(self, items) -> torch.Tensor:
         """Energies of texts, token-id lists or a Batch; NaN is an error."""
@@ -93,6 +115,9 @@ class Sum(Objective):
             total = total + term.energy(batch).to(torch.float64).cpu()
         return total
 
+    def session(self) -> AbstractContextManager:
+        return all_of(self.terms)
+
     def __repr__(self) -> str:
         return " + ".join(map(repr, self.terms))
 
@@ -109,6 +134,9 @@ class Scaled(Objective):
     def energy(self, batch: Batch) -> torch.Tensor:
         e = self.term.energy(batch).to(torch.float64)
         return torch.where(torch.isinf(e), e, e * self.scale)
+
+    def session(self):
+        return self.term.session()
 
     def __repr__(self) -> str:
         return f"{self.scale:g} * {self.term!r}"
@@ -130,5 +158,3 @@ class FromFunction(Objective):
     def __repr__(self) -> str:
         return f"FromFunction({getattr(self.fn, '__name__', 'fn')})"
 
-
-INF = math.inf

@@ -46,6 +46,9 @@ class Fluency(Objective):
         self.unigram = check_language(unigram) if unigram is not None else None
         self.tokenizer = lm.tokenizer
 
+    def session(self):
+        return self.lm.session()
+
     def energy(self, batch: Batch) -> torch.Tensor:
         tokens = tokens_for(batch, self.tokenizer)
         scored = [i for i, seq in enumerate(tokens) if seq]

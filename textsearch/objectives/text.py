@@ -21,7 +21,7 @@ _HAS_CJK = re.compile(rf"[{CJK}]")
 def tokens_for(batch: Batch, tokenizer) -> list[list[int]]:
     """The batch's sequences as ids of `tokenizer` (a Hugging Face tokenizer).
 
-    Same tokenizer object, or a batch with no tokenizer: the ids as they are, free.
+    Same tokenizer object, or token ids with no tokenizer: the ids as they are, free.
     Another tokenizer: through text. The decode is paid once per batch (`Batch.texts`
     is shared by every term of a sum, about 6 µs per short sentence); each term whose
     tokenizer differs then encodes the whole batch again in one tokenizer call, about
@@ -30,7 +30,7 @@ def tokens_for(batch: Batch, tokenizer) -> list[list[int]]:
     ids are this tokenizer's own segmentation of the text, not a mapping of the
     original ids.
     """
-    if batch.tokenizer is None or batch.tokenizer is tokenizer:
+    if batch.tokenizer is tokenizer or (batch.tokenizer is None and batch.has_tokens):
         return batch.tokens
     if not batch.texts:
         return []

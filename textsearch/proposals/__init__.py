@@ -1,17 +1,13 @@
 """Local moves for MCMC and whole-sequence distributions for rejection and importance sampling."""
 from .base import Conditional, Move, Proposal, SequenceDistribution
-from .candidates import Candidates, Slot
+from .candidates import TOP_K, Candidates, Slot
+from .conditionals import ExactConditional, MLMConditional, TopKConditional
 from .edit import EditProposal
-from .exact_conditional import ExactConditional
 from .lm_sampler import LMSampler
 from .mixture import Cycle, Mixture
-from .mlm_conditional import MLMConditional
 from .swap import Swap
-from .topk_conditional import TopKConditional
-from .uniform_edit import UniformEdit
-from .uniform_replace import UniformReplace
-from .uniform_sequences import UniformSequences
+from .uniform import UniformEdit, UniformReplace, UniformSequences
 
-__all__ = ["Conditional", "Move", "Proposal", "SequenceDistribution", "Swap",
-           "ExactConditional", "Mixture", "Cycle", "UniformEdit", "UniformReplace", "UniformSequences",
-           "Candidates", "Slot", "EditProposal", "LMSampler", "MLMConditional", "TopKConditional"]
+__all__ = ["TOP_K", "Candidates", "Conditional", "Cycle", "EditProposal", "ExactConditional", "LMSampler",
+           "MLMConditional", "Mixture", "Move", "Proposal", "SequenceDistribution", "Slot", "Swap",
+           "TopKConditional", "UniformEdit", "UniformReplace", "UniformSequences"]

@@ -7,11 +7,12 @@ weighted token choice) hands back E(y) so the sampler does not score y twice.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
 
-from ..sequences import State
+from ..state import State
 from ..target import Target
 
 
@@ -26,7 +27,7 @@ class Move:
 
 
 class Proposal:
-    """A local move. Subclasses implement `propose`."""
+    """A local move. Subclasses implement `propose`; `session` and `initial` are optional."""
 
     tokenizer = None
 
@@ -36,6 +37,11 @@ class Proposal:
     def initial(self, chains: int, generator: torch.Generator) -> list[State] | None:
         """Starting states when the user gives none; None means init is required."""
         return None
+
+    def session(self, searches: int = 1) -> AbstractContextManager:
+        """A block that spans a sampler run (or `searches` runs taking turns): a proposal backed by a
+        language model lets it keep the states of what it scored. Combinators open their parts'."""
+        return nullcontext()
 
 
 class SequenceDistribution:
@@ -47,8 +53,11 @@ class SequenceDistribution:
         """n sequences and their log q [n]."""
         raise NotImplementedError
 
+    def session(self, searches: int = 1) -> AbstractContextManager:
+        return nullcontext()
 
-class Conditional:
+
+class Conditional(Proposal):
     """A draw for one position given the rest of the sequence, for Gibbs sampling.
 
     `exact` conditionals (of the target itself) are accepted by the MH rule with
@@ -57,8 +66,6 @@ class Conditional:
     `propose` resamples one uniformly chosen editable position per chain (random scan).
     """
 
-    tokenizer = None
-
     def propose_at(self, states: list[State], positions: list[int | None], energies: torch.Tensor,
                    target: Target) -> Move:
         """Redraw position `positions[c]` of chain c; None (nothing editable) proposes the state itself."""
@@ -66,9 +73,6 @@ class Conditional:
 
     def propose(self, states: list[State], energies: torch.Tensor, target: Target) -> Move:
         return self.propose_at(states, random_editable(states, target.generator), energies, target)
-
-    def initial(self, chains: int, generator: torch.Generator) -> list[State] | None:
-        return None
 
 
 def random_editable(states: list[State], generator: torch.Generator) -> list[int | None]:

@@ -11,13 +11,15 @@ Special tokens (BOS, EOS, padding, mask, unknown, chat markers) are never sugges
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import torch
 
-from ..sequences import State
+from ..lm import LanguageModel, MaskedLanguageModel
+from ..state import State
+
+TOP_K = 32      # candidate tokens per slot: the default of every proposal that shortlists with a model
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,18 @@ def ordinary_tokens(model) -> torch.Tensor:
 class Candidates:
     """Token log-probabilities and top-K candidate sets at slots, one batched model call.
 
-    `model` is a CausalLM (next_token_logits of the prefix) or a MaskedLM
-    (masked_logits with the slot masked). Special tokens get log-probability −inf.
-    With top_p < 1 a slot's set stops once it holds top_p of the model's probability
-    (nucleus), at most top_k tokens: a peaked distribution then costs few candidates.
+    `model` is a `LanguageModel` (next_token_log_probs of the prefix) or a
+    `MaskedLanguageModel` (masked_logits with the slot masked). Special tokens get
+    log-probability −inf. `top_k=None` takes every ordinary token. With top_p < 1 a slot's
+    set stops once it holds top_p of the model's probability (nucleus), at most top_k
+    tokens: a peaked distribution then costs few candidates.
     """
 
-    def __init__(self, model, top_k: int | None = None, top_p: float = 1.0):
-        if not (hasattr(model, "next_token_logits") or hasattr(model, "masked_logits")):
-            raise TypeError(f"expected a CausalLM or MaskedLM (textsearch.load_lm / load_mlm), got {type(model).__name__}")
+    def __init__(self, model, top_k: int | None, top_p: float = 1.0):
+        self.masked = isinstance(model, MaskedLanguageModel)
+        if not self.masked and not isinstance(model, LanguageModel):
+            raise TypeError(f"expected a language model (textsearch.load_lm / load_mlm, or an object with the "
+                            f"textsearch.lm.LanguageModel interface), got {type(model).__name__}")
         if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"top_k must be a positive integer (or None for the whole vocabulary), got {top_k!r}")
         if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
@@ -83,12 +88,12 @@ class Candidates:
 
     def log_probs(self, slots: list[Slot], temperature: float = 1.0) -> torch.Tensor:
         """log q(token | slot) over the ordinary tokens [n, V] (float32, CPU), logits scaled by 1/temperature."""
-        if hasattr(self.model, "masked_logits"):
+        if self.masked:
             items = [list(s.state.tokens[: s.index]) + [self.model.mask_id] + list(s.state.tokens[s.index:])
                      if s.insert else list(s.state.tokens) for s in slots]
             logits = self.model.masked_logits(items, [s.index for s in slots])
         else:
-            logits = self.model.next_token_logits([list(s.state.tokens[: s.index]) for s in slots])
+            logits = self.model.next_token_log_probs([list(s.state.tokens[: s.index]) for s in slots])
         logits = logits.float().cpu() / temperature
         return logits.masked_fill(~self.allowed, -torch.inf).log_softmax(-1)
 

@@ -31,14 +31,13 @@ compare with.
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 
 import torch
 
-from ..sequences import State
+from ..state import State
 from ..target import Target
 from .base import Move, Proposal
-from .candidates import Slot
+from .candidates import TOP_K, Slot
 from .weighted_choice import WeightedChoice, Weights
 
 OPS = ("replace", "insert", "delete")
@@ -54,7 +53,7 @@ class EditProposal(Proposal):
     is ε of the exact mode (cgmh uses none). `max_len=None` leaves the length unbounded above.
     """
 
-    def __init__(self, model, top_k: int = 32, p_replace: float = 1 / 3, p_insert: float = 1 / 3,
+    def __init__(self, model, top_k: int | None = TOP_K, p_replace: float = 1 / 3, p_insert: float = 1 / 3,
                  p_delete: float = 1 / 3, mode: str = "exact", uniform_mix: float = 0.01,
                  min_len: int = 1, max_len: int | None = None, top_p: float = 1.0):
         if mode not in ("exact", "cgmh"):
@@ -71,9 +70,8 @@ class EditProposal(Proposal):
 
     def session(self, searches: int = 1):
         """A sampler run (or `searches` runs taking turns) keeps the language model's states of what it
-        scored (`keeping_states`)."""
-        model = self.choice.candidates.model
-        return model.keeping_states(searches) if hasattr(model, "keeping_states") else nullcontext()
+        scored (`LanguageModel.session`)."""
+        return self.choice.candidates.model.session(searches)
 
     def op_weights(self, state: State) -> list[float]:
         """p_replace, p_insert, p_delete, zeroed for the ops that cannot act on `state`."""
@@ -104,7 +102,7 @@ class EditProposal(Proposal):
         uniforms = torch.rand(n, generator=generator, dtype=torch.float64).tolist()
 
         active = [c for c in range(n) if movable[c]]
-        slots, draw, places, back, extra = [], [], [], [], []
+        slots, draw, back, extra = [], [], [], []
         for c in active:
             x, op = states[c], ops[c]
             choices = range(x.num_gaps) if op == 1 else x.editable
@@ -114,7 +112,6 @@ class EditProposal(Proposal):
                 slots.append(Slot(extra[-1], place, insert=True))        # its reverse: insert the token back
             else:
                 slots.append(Slot(x, place, insert=op == 1))
-            places.append(place)
             draw.append(op != 2)
             back.append(x.tokens[place] if op != 1 else 0)
         chosen = self.choice(slots, draw, target.temperature[active], target, extra)

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from ..sequences import State
+from ..state import State
 from ..target import Target
 from .base import Move, Proposal
 

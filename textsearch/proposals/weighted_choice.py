@@ -22,10 +22,20 @@ from dataclasses import dataclass
 
 import torch
 
-from ..sequences import State
+from ..state import State
 from ..target import Target
 from .candidates import Candidates, Slot
-from .exact_conditional import conditional_log_probs
+
+
+def conditional_log_probs(energies: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+    """log softmax(−E/T) of each row of candidate energies [rows, V], T per row."""
+    temperature = temperature[:, None]
+    cold = temperature == 0
+    logits = -energies / torch.where(cold, 1.0, temperature)
+    lowest = energies == energies.min(dim=1, keepdim=True).values
+    logits = torch.where(cold, torch.where(lowest, 0.0, -torch.inf), logits)
+    logits = torch.where(torch.isneginf(logits).all(dim=1, keepdim=True), 0.0, logits)
+    return logits.log_softmax(dim=1)
 
 
 @dataclass
@@ -84,7 +94,7 @@ class Choice:
 class WeightedChoice:
     """Energy-weighted token choice over the model's top-K at each slot, with a uniform mix."""
 
-    def __init__(self, model, top_k: int | None = 32, uniform_mix: float = 0.01, top_p: float = 1.0):
+    def __init__(self, model, top_k: int | None, uniform_mix: float, top_p: float = 1.0):
         if not 0.0 <= uniform_mix < 1.0:
             raise ValueError(f"uniform_mix must be in [0, 1), got {uniform_mix!r}")
         self.candidates = Candidates(model, top_k, top_p)

@@ -1,11 +1,15 @@
-"""Monte Carlo samplers, one per module, sharing the run loop in `base`."""
-from .base import MarkovSampler, Result, Sample
+"""Monte Carlo samplers, one per module, sharing the run loop in `base` and the records in `records`."""
+from .base import MarkovSampler
 from .gibbs import Gibbs
 from .importance import ImportanceSampler
-from .metropolis_hastings import MetropolisHastings, mh_accept, mh_step
+from .kernel import mh_accept, mh_step
+from .metropolis_hastings import MetropolisHastings
 from .parallel_tempering import ParallelTempering
+from .records import (DrawInfo, IndependentResult, MarkovResult, Result, Sample, SMCInfo, StepInfo,
+                      WeightedResult)
 from .rejection import RejectionSampler
 from .simulated_annealing import SimulatedAnnealing
 
-__all__ = ["MarkovSampler", "MetropolisHastings", "Result", "Sample", "mh_step", "mh_accept", "Gibbs",
-           "ImportanceSampler", "ParallelTempering", "RejectionSampler", "SimulatedAnnealing"]
+__all__ = ["DrawInfo", "Gibbs", "ImportanceSampler", "IndependentResult", "MarkovResult", "MarkovSampler",
+           "MetropolisHastings", "ParallelTempering", "RejectionSampler", "Result", "SMCInfo", "Sample",
+           "SimulatedAnnealing", "StepInfo", "WeightedResult", "mh_accept", "mh_step"]

@@ -1,89 +1,28 @@
-"""The run loop shared by the Markov-chain samplers, and the records they return.
+"""The run loop shared by the Markov-chain samplers.
 
 A sampler is `init` (states and energies) plus `step` (one transition of every
-chain, returning an `info` dict); `run` drives them, keeps samples after burn-in and
-thinning, tracks the best state and the per-step energies, and shows progress.
+chain, returning a `StepInfo`; by default the MH step of `kernel`); `run` drives them, keeps samples after burn-in and
+thinning, tracks the best state and the per-step energies, and shows progress. The
+proposal's and the objective's sessions span the run, so a language model behind
+either keeps the states of what it scored until the run ends.
 """
 from __future__ import annotations
 
 import math
 import sys
-from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+import time
 from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
 from ..objectives.base import Objective
-from ..sequences import State, as_state
+from ..proposals.base import Proposal
+from ..sessions import all_of
+from ..state import State, as_state
 from ..target import Target
-
-
-@dataclass
-class Sample:
-    tokens: list[int]
-    text: str | None
-    energy: float
-    weight: float | None = None
-    chain: int = 0
-    step: int = 0
-
-
-@dataclass
-class Result:
-    samples: list[Sample]
-    best: Sample
-    acceptance_rate: float
-    trace: torch.Tensor                       # energies [steps, chains]
-    info: list[dict] = field(default_factory=list)
-    acceptance_by_move: dict[str, float] = field(default_factory=dict)
-    swap_rate: float | None = None            # parallel tempering
-    evaluations: int = 0                      # sequences scored
-    requested: int = 0                        # energies asked for; the rest of them came from the cache
-    seconds: float = 0.0
-    kept_chains: list[int] | None = None      # chains whose states are samples (tempering: T=1); None = all
-    log_weights: torch.Tensor | None = None   # importance sampling: normalised log-weights of the samples
-    log_normalizer: float | None = None       # estimate of log Z (rejection, importance)
-
-    def ess(self, values: torch.Tensor | None = None) -> float:
-        """Effective sample size: of a scalar [steps, chains] (energy after burn-in by default);
-        for weighted samples, Kish's 1 / Σ w²."""
-        if values is None and self.log_weights is not None:
-            return float(1.0 / torch.exp(2 * self.log_weights).sum())
-        from ..diagnostics import effective_sample_size
-        return effective_sample_size(self._kept_trace() if values is None else values)
-
-    def rhat(self, values: torch.Tensor | None = None) -> float:
-        """Split R-hat across chains of a scalar [steps, chains] (energy after burn-in by default)."""
-        from ..diagnostics import split_rhat
-        return split_rhat(self._kept_trace() if values is None else values)
-
-    def weights(self) -> torch.Tensor:
-        """Normalised weight of every sample [n] (uniform for unweighted samplers)."""
-        if self.log_weights is not None:
-            return torch.exp(self.log_weights)
-        return torch.full((len(self.samples),), 1.0 / max(len(self.samples), 1), dtype=torch.float64)
-
-    def expectation(self, fn: Callable[[list[int]], float]) -> float:
-        """Estimate of E_p[fn(tokens)] from the (weighted) samples."""
-        if not self.samples:
-            raise ValueError("the result has no samples to average over")
-        pairs = [(w, s) for w, s in zip(self.weights().tolist(), self.samples) if w > 0]
-        return sum(w * float(fn(s.tokens)) for w, s in pairs) / sum(w for w, _ in pairs)
-
-    def resample(self, n: int, seed: int = 0) -> list[Sample]:
-        """n samples drawn with replacement in proportion to their weights (unweighted copies)."""
-        if n < 1 or not self.samples:
-            raise ValueError(f"resample needs n >= 1 and a result with samples (n={n}, {len(self.samples)} samples)")
-        generator = torch.Generator().manual_seed(seed)
-        picks = torch.multinomial(self.weights(), n, replacement=True, generator=generator).tolist()
-        return [replace(self.samples[i], weight=None) for i in picks]
-
-    def _kept_trace(self) -> torch.Tensor:
-        burn = self.info[0].get("burn_in", 0) if self.info else 0
-        trace = self.trace[burn:]
-        return trace if self.kept_chains is None else trace[:, self.kept_chains]
+from .kernel import mh_step
+from .records import MarkovResult, Sample, StepInfo
 
 
 def make_text(tokenizer, tokens) -> str | None:
@@ -128,7 +67,11 @@ def attach_texts(samples: list[Sample], tokenizer) -> None:
 class MarkovSampler:
     """Base of MH, Gibbs, annealing and tempering: subclasses define `temperatures` and `step`."""
 
-    def __init__(self, proposal, steps: int, chains: int = 1, burn_in: int = 0, thin: int = 1, seed: int = 0):
+    def __init__(self, proposal: Proposal, steps: int, chains: int = 1, burn_in: int = 0, thin: int = 1,
+                 seed: int = 0):
+        if not isinstance(proposal, Proposal):
+            raise TypeError(f"{type(proposal).__name__} is not a proposal: subclass textsearch.proposals.Proposal "
+                            "and implement propose(states, energies, target)")
         if steps < 1 or chains < 1 or thin < 1 or burn_in < 0:
             raise ValueError(f"need steps >= 1, chains >= 1, thin >= 1, burn_in >= 0 (got {steps}, {chains}, {thin}, {burn_in})")
         if burn_in >= steps:
@@ -140,9 +83,10 @@ class MarkovSampler:
         """Temperature of every chain at this step [chains]."""
         return torch.ones(self.chains, dtype=torch.float64)
 
-    def step(self, states: list[State], energies: torch.Tensor, target: Target):
-        """One transition of every chain: (states, energies, info)."""
-        raise NotImplementedError
+    def step(self, states: list[State], energies: torch.Tensor, target: Target
+             ) -> tuple[list[State], torch.Tensor, StepInfo]:
+        """One transition of every chain: (states, energies, info); the MH step with the proposal."""
+        return mh_step(self.proposal, states, energies, target)
 
     def keeps(self, chain: int) -> bool:
         """Whether this chain's states are samples of the target (tempering keeps T=1 only)."""
@@ -152,13 +96,14 @@ class MarkovSampler:
         """Starting state of every chain (tempering repeats the user's chains at each temperature)."""
         return resolve_init(init, self.chains, tokenizer, self.proposal, generator)
 
-    def run(self, objective: Objective, init=None, callback: Callable | None = None, progress: bool = True) -> Result:
-        """Run the chains; a proposal's `session()` (if it has one) spans the run, e.g. to keep model states."""
-        with getattr(self.proposal, "session", nullcontext)():
+    def run(self, objective: Objective, init=None, callback: Callable | None = None,
+            progress: bool = True) -> MarkovResult:
+        """Run the chains from `init` (text, token ids, a State, or one per chain; None: the proposal's
+        start). `callback(step, states, energies, info)` is called after every step."""
+        with all_of([self.proposal, objective]):
             return self._run(objective, init, callback, progress)
 
-    def _run(self, objective: Objective, init, callback: Callable | None, progress: bool) -> Result:
-        import time
+    def _run(self, objective: Objective, init, callback: Callable | None, progress: bool) -> MarkovResult:
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(self.seed)
         tokenizer = self.proposal.tokenizer or objective.tokenizer
@@ -170,7 +115,6 @@ class MarkovSampler:
         for step in tqdm(range(self.steps), disable=not show_progress(progress), desc=type(self).__name__):
             target.step, target.temperature = step, self.temperatures(step)
             states, energies, info = self.step(states, energies, target)
-            info["step"], info["burn_in"] = step, self.burn_in
             trace.append(energies.clone())
             infos.append(info)
             low = int(torch.argmin(energies))
@@ -184,36 +128,37 @@ class MarkovSampler:
         attach_texts(samples, tokenizer)
         state, energy, chain, step = best
         kept = [c for c in range(self.chains) if self.keeps(c)]
-        return Result(
+        return MarkovResult(
             samples=samples,
             best=Sample(list(state.tokens), make_text(tokenizer, state.tokens), energy, chain=chain, step=step),
-            acceptance_rate=_mean(i["accepted"] for i in infos),
+            acceptance_rate=_mean(i.accepted for i in infos),
             trace=torch.stack(trace),
             info=infos,
-            acceptance_by_move=_by_move(infos),
-            swap_rate=_swap_rate(infos),
             evaluations=target.evaluations,
             requested=target.requested,
             seconds=time.perf_counter() - start,
+            burn_in=self.burn_in,
             kept_chains=None if len(kept) == self.chains else kept,
+            acceptance_by_move=_by_move(infos),
+            swap_rate=_swap_rate(infos),
         )
 
 
 def _mean(values) -> float:
-    values = [v.float().mean().item() if torch.is_tensor(v) else float(v) for v in values]
+    values = [v.float().mean().item() for v in values]
     return sum(values) / len(values) if values else 0.0
 
 
-def _by_move(infos: list[dict]) -> dict[str, float]:
+def _by_move(infos: list[StepInfo]) -> dict[str, float]:
     counts: dict[str, list[int]] = {}
     for info in infos:
-        for kind, ok in zip(info.get("kinds", []), info["accepted"].tolist()):
+        for kind, ok in zip(info.kinds, info.accepted.tolist()):
             tally = counts.setdefault(kind, [0, 0])
             tally[0] += int(ok)
             tally[1] += 1
     return {kind: a / n for kind, (a, n) in sorted(counts.items())}
 
 
-def _swap_rate(infos: list[dict]) -> float | None:
-    tried = sum(i.get("swaps_tried", 0) for i in infos)
-    return sum(i.get("swaps_accepted", 0) for i in infos) / tried if tried else None
+def _swap_rate(infos: list[StepInfo]) -> float | None:
+    tried = sum(i.swaps_tried for i in infos)
+    return sum(i.swaps_accepted for i in infos) / tried if tried else None

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from ..sequences import State
+from ..state import State
 from ..target import Target
 from .base import MarkovSampler
-from .metropolis_hastings import mh_accept, mh_step
+from .kernel import mh_accept, mh_step
 
 SCANS = ("random", "systematic")
 

@@ -16,8 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..objectives.base import Objective
-from .base import Result, Sample, show_progress
+from .base import show_progress
 from .independent import check_independent, draw, finish, lowest, start
+from .records import DrawInfo, Sample, WeightedResult
 
 
 class ImportanceSampler:
@@ -27,7 +28,8 @@ class ImportanceSampler:
         check_independent(q, num_samples, batch_size)
         self.q, self.num_samples, self.seed, self.batch_size = q, num_samples, seed, batch_size
 
-    def run(self, objective: Objective, init=None, callback: Callable | None = None, progress: bool = True) -> Result:
+    def run(self, objective: Objective, init=None, callback: Callable | None = None,
+            progress: bool = True) -> WeightedResult:
         started = time.perf_counter()
         target = start(self.q, objective, self.seed, init)
         sequences, log_weights, energies, best, infos = [], [], [], None, []
@@ -38,7 +40,7 @@ class ImportanceSampler:
             log_weights.append(log_p - log_q)
             energies.append(-log_p)
             best = lowest(best, batch, -log_p, first)
-            info = {"step": target.step, "draws": len(batch)}
+            info = DrawInfo(target.step, len(batch), int(torch.isfinite(log_p).sum()))
             infos.append(info)
             if callback is not None:
                 callback(target.step, batch, -log_p, info)
@@ -51,5 +53,5 @@ class ImportanceSampler:
         normalised = log_w - log_total
         samples = [Sample(tokens, None, energy, weight=weight, step=i) for i, (tokens, energy, weight)
                    in enumerate(zip(sequences, torch.cat(energies).tolist(), normalised.exp().tolist()))]
-        return finish(samples, best, target, started, acceptance_rate=float(torch.isfinite(log_w).double().mean()),
+        return finish(WeightedResult, samples, best, target, started, acceptance_rate=float(torch.isfinite(log_w).double().mean()),
                       info=infos, log_weights=normalised, log_normalizer=log_total.item() - math.log(len(log_w)))

@@ -1,7 +1,7 @@
 """What rejection and importance sampling share: independent draws from q, scored in batches.
 
-Each batch of draws costs one objective call; the records they return are the
-same `Result` as the Markov samplers', with one "chain" of independent draws.
+Each batch of draws costs one objective call; their results hold one "chain" of
+independent draws (`IndependentResult`, `WeightedResult`).
 """
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import torch
 
 from ..objectives.base import Objective
 from ..proposals.base import SequenceDistribution
-from ..sequences import State
+from ..state import State
 from ..target import Target
-from .base import Result, Sample, attach_texts, make_text
+from .base import attach_texts, make_text
+from .records import IndependentResult, Sample
 
 
 def check_independent(q, num_samples: int, batch_size: int) -> None:
@@ -46,14 +47,15 @@ def draw(q: SequenceDistribution, n: int, target: Target) -> tuple[list[list[int
     return [list(s) for s in sequences], log_q, -energies
 
 
-def finish(samples: list[Sample], best: Sample | None, target: Target, started: float, **fields) -> Result:
-    """A Result with texts, the trace of the kept samples' energies and the evaluation count."""
+def finish(result_type: type[IndependentResult], samples: list[Sample], best: Sample | None, target: Target,
+           started: float, **fields) -> IndependentResult:
+    """A result with texts, the trace of the kept samples' energies and the evaluation count."""
     attach_texts(samples, target.tokenizer)
     if best is not None:
         best.text = make_text(target.tokenizer, best.tokens)
     trace = torch.tensor([[s.energy] for s in samples], dtype=torch.float64).view(-1, 1)
-    return Result(samples=samples, best=best, trace=trace, evaluations=target.evaluations,
-                  seconds=time.perf_counter() - started, **fields)
+    return result_type(samples=samples, best=best, trace=trace, evaluations=target.evaluations,
+                       requested=target.requested, seconds=time.perf_counter() - started, **fields)
 
 
 def lowest(best: Sample | None, sequences: list[list[int]], energies: torch.Tensor, step: int) -> Sample | None:

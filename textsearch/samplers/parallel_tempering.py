@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from ..sequences import State
+from ..state import State
 from ..target import Target
 from .base import MarkovSampler, resolve_init
-from .metropolis_hastings import mh_step
+from .kernel import mh_step
 
 
 def check_ladder(temperatures) -> list[float]:
@@ -54,9 +54,8 @@ class ParallelTempering(MarkovSampler):
 
     def step(self, states: list[State], energies: torch.Tensor, target: Target):
         states, energies, info = mh_step(self.proposal, states, energies, target)
-        info["swaps_tried"] = info["swaps_accepted"] = 0
         if target.step % self.swap_every == 0:
-            states, energies, info["swaps_tried"], info["swaps_accepted"] = self.swap(states, energies, target)
+            states, energies, info.swaps_tried, info.swaps_accepted = self.swap(states, energies, target)
         return states, energies, info
 
     def swap(self, states: list[State], energies: torch.Tensor, target: Target):

@@ -17,8 +17,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..objectives.base import Objective
-from .base import Result, Sample, show_progress
+from .base import show_progress
 from .independent import check_independent, draw, finish, lowest, start
+from .records import DrawInfo, IndependentResult, Sample
 
 ROUNDING = 1e-9     # a ratio above the bound by less than this is floating-point noise of an exact bound
 
@@ -37,7 +38,8 @@ class RejectionSampler:
         self.q, self.log_bound, self.num_samples, self.seed = q, float(log_bound), num_samples, seed
         self.batch_size, self.max_draws = batch_size, max_draws
 
-    def run(self, objective: Objective, init=None, callback: Callable | None = None, progress: bool = True) -> Result:
+    def run(self, objective: Objective, init=None, callback: Callable | None = None,
+            progress: bool = True) -> IndependentResult:
         started = time.perf_counter()
         target = start(self.q, objective, self.seed, init)
         samples: list[Sample] = []
@@ -55,7 +57,7 @@ class RejectionSampler:
             used = kept[-1] + 1 if len(samples) + len(kept) == self.num_samples else len(sequences)
             samples.extend(Sample(sequences[i], None, -log_p[i].item(), step=draws + i) for i in kept)
             best = lowest(best, sequences, -log_p, draws)
-            info = {"step": target.step, "draws": used, "accepted": len(kept)}
+            info = DrawInfo(target.step, used, len(kept))
             infos.append(info)
             draws += used
             bar.update(len(kept))
@@ -68,5 +70,5 @@ class RejectionSampler:
             warnings.warn(f"RejectionSampler used all max_draws={self.max_draws} draws and accepted {len(samples)} of "
                           f"{self.num_samples} samples (acceptance {rate:.3g}): raise max_draws, or lower log_bound "
                           "if it is looser than it needs to be", RuntimeWarning, stacklevel=2)
-        return finish(samples, best, target, started, acceptance_rate=rate, info=infos,
+        return finish(IndependentResult, samples, best, target, started, acceptance_rate=rate, info=infos,
                       log_normalizer=math.log(rate) + self.log_bound if rate > 0 else -math.inf)

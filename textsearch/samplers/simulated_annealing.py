@@ -12,10 +12,7 @@ from typing import Callable
 import torch
 
 from .. import schedules
-from ..sequences import State
-from ..target import Target
 from .base import MarkovSampler
-from .metropolis_hastings import mh_step
 
 
 class SimulatedAnnealing(MarkovSampler):
@@ -38,8 +35,3 @@ class SimulatedAnnealing(MarkovSampler):
         if not (math.isfinite(temperature) and temperature >= 0):
             raise ValueError(f"the schedule gave temperature {temperature} at step {step}: it must be finite and >= 0")
         return torch.full((self.chains,), temperature, dtype=torch.float64)
-
-    def step(self, states: list[State], energies: torch.Tensor, target: Target):
-        states, energies, info = mh_step(self.proposal, states, energies, target)
-        info["temperature"] = float(target.temperature[0])
-        return states, energies, info

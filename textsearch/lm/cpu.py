@@ -6,7 +6,9 @@ at 1 to 512 rows reach 40-220 GFLOP/s through it, and 110-510 through oneDNN's
 matmul (shipped inside PyTorch; its compiler uses it for CPU linears), from the same
 weight and with no copy of it: the body's layers run about 2.2× faster, the LM head
 2-3×. The numbers equal the plain product's up to float rounding, and a row's do not
-depend on the other rows or on where the weight sits in memory.
+depend on the other rows or on where the weight sits in memory. `linear` serves the
+engine's own products (the LM head's slices) whatever the model; `enable` switches a
+model's layers over, in place, so it is for a copy the engine owns.
 """
 from __future__ import annotations
 
@@ -30,8 +32,10 @@ class CPULinear(torch.nn.Linear):
         return linear(x, self.weight, self.bias)
 
 
-def use_cpu_linear(model: torch.nn.Module) -> int:
-    """Make every plain nn.Linear of `model` a CPULinear (in place); how many there were."""
+def enable(model: torch.nn.Module) -> int:
+    """Make every plain nn.Linear of `model` a CPULinear, in place: for the engine's own copy of a model
+    (`CausalLM(..., cpu_kernels=True)`, which `load_lm` does), never silently for a user's; how many
+    there were."""
     layers = [module for module in model.modules() if type(module) is torch.nn.Linear]
     for module in layers:
         module.__class__ = CPULinear

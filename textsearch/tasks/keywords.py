@@ -32,14 +32,14 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from .objectives import Batch, Fluency, Keywords, RepetitionPenalty, SentenceForm
-from .objectives.keywords import word_forms
-from .objectives.sentence_form import OPENERS
-from .proposals import EditProposal, LMSampler
-from .proposals.lm_sampler import sample_together
-from .samplers import Sample, SimulatedAnnealing
-from .schedules import Exponential
-from .sequences import State
+from ..objectives import Batch, Fluency, Keywords, RepetitionPenalty, SentenceForm
+from ..objectives.keywords import word_forms
+from ..objectives.sentence_form import OPENERS
+from ..proposals import EditProposal, LMSampler
+from ..proposals.lm_sampler import sample_together
+from ..samplers import Sample, SimulatedAnnealing
+from ..schedules import Exponential
+from ..state import State
 
 STEPS = 5
 CHAINS = 2
@@ -179,11 +179,10 @@ class KeywordsToSentence:
             else:
                 starts = [[self.keyword_start(words, kw)] * self.chains for words, kw in zip(sets, keywords)]
             searches = [partial(self.search, *job, trace) for job in zip(sets, keywords, starts, seeds)]
-            taking_turns = getattr(self.lm, "taking_turns", None)
-            if taking_turns is None or len(searches) == 1:
-                results = [search() for search in searches]
+            if len(searches) == 1:
+                results = [searches[0]()]
             else:
-                with taking_turns() as turns:
+                with self.lm.taking_turns() as turns:
                     results = turns.run(searches)
         seconds = (time.perf_counter() - started) / len(sets)
         for result in results:
@@ -298,9 +297,9 @@ class Recorder:
                       for s, e in zip(starts, energies.tolist())]
 
     def __call__(self, step: int, states: list[State], energies: torch.Tensor, info: dict) -> None:
-        for chain, accepted in enumerate(info["accepted"].tolist()):
-            if accepted and info["kinds"][chain] != "stay":
-                self.paths[chain].append(TraceStep(step + 1, info["kinds"][chain], float(energies[chain]),
+        for chain, accepted in enumerate(info.accepted.tolist()):
+            if accepted and info.kinds[chain] != "stay":
+                self.paths[chain].append(TraceStep(step + 1, info.kinds[chain], float(energies[chain]),
                                                    self.decode(list(states[chain].tokens)).strip()))
 
     def path(self, chain: int, best_step: int) -> list[TraceStep]:

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .sequences import pad
-from .token_model import TokenModel, chunks_by_budget
+from .base import BaseLM, chunks_by_budget, pad
 
 
 def _first_id(tokenizer, *names: str) -> int | None:
@@ -21,11 +20,19 @@ def _first_id(tokenizer, *names: str) -> int | None:
     return None
 
 
-class MaskedLM(TokenModel):
-    """A Hugging Face masked LM that reads the logits at one masked position per item."""
+class MaskedLM(BaseLM):
+    """A Hugging Face masked LM that reads the logits at one masked position per item.
 
-    def __init__(self, model, tokenizer, device=None, token_budget: int | None = None):
-        super().__init__(model, tokenizer, device, token_budget)
+    Parameters
+    ----------
+    model, tokenizer
+        A Hugging Face masked LM and its tokenizer (which needs a mask token).
+    device, token_budget, cpu_kernels
+        As for `CausalLM`.
+    """
+
+    def __init__(self, model, tokenizer, device=None, token_budget: int | None = None, cpu_kernels: bool = False):
+        super().__init__(model, tokenizer, device, token_budget, cpu_kernels)
         if tokenizer.mask_token_id is None:
             raise ValueError("the tokenizer has no mask token; a masked LM needs one")
         self.mask_id: int = tokenizer.mask_token_id
@@ -36,7 +43,7 @@ class MaskedLM(TokenModel):
     @torch.inference_mode()
     def masked_logits(self, items, positions: Sequence[int]) -> torch.Tensor:
         """Raw logits [n, V] (float32) at positions[j] of item j with that token replaced by the mask."""
-        sequences = self._token_ids(items)
+        sequences = self.token_ids(items)
         positions = [int(p) for p in positions]
         if len(positions) != len(sequences):
             raise ValueError(f"got {len(positions)} positions for {len(sequences)} items; pass one per item")
@@ -48,6 +55,7 @@ class MaskedLM(TokenModel):
         out = torch.zeros((len(rows), self.vocab_size), dtype=torch.float32)
         for chunk in chunks_by_budget([len(r) for r in rows], self.token_budget):
             ids, mask = pad([rows[i] for i in chunk], self.pad_id, self.device)
+            self.stats.count(ids.numel())
             logits = self.model(input_ids=ids, attention_mask=mask).logits
             at = torch.tensor([len(self.prefix) + positions[i] for i in chunk], device=self.device)
             out[chunk] = logits[torch.arange(len(chunk), device=self.device), at].float().cpu()

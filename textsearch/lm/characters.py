@@ -11,16 +11,17 @@ does, needs a character vocabulary. This adapter gives one to any `CausalLM`:
   whitespace is dropped on encoding: Chinese is written without spaces;
 - `log_prob` scores the *text* of a character sequence, tokenized the LM's own way,
   so the energy of a sentence does not depend on how the edits segmented it;
-- `next_token_logits` is the LM's next-character distribution after the text of the
+- `next_token_log_probs` is the LM's next-character distribution after the text of the
   prefix: p(c | prefix) = Σ p(t | prefix) over the LM tokens t whose text starts with
   c ("广州" counts for "广"). The mass of tokens that start with a space or with a
   character outside the vocabulary, and of special tokens other than the end, is
   dropped; a proposal renormalises over what it keeps.
 
-It has the attributes `Candidates`, `EditProposal`, `Fluency` and `KeywordsToSentence`
-read (tokenizer, vocab_size, eos_id, encode, decode, log_prob, next_token_logits), so
-those work on characters unchanged. Cost: every scoring call decodes and re-encodes
-its sequences, and building the adapter decodes the LM's vocabulary once.
+It has the language-model interface that `Candidates`, `EditProposal`, `Fluency` and
+`KeywordsToSentence` read (tokenizer, vocab_size, eos_id, encode, decode, log_prob,
+next_token_log_probs, session), so those work on characters unchanged. Cost: every
+scoring call decodes and re-encodes its sequences, and building the adapter decodes the
+LM's vocabulary once.
 """
 from __future__ import annotations
 
@@ -56,7 +57,13 @@ class CharacterTokenizer:
 
 
 class CharacterLM:
-    """`lm` with a vocabulary of single characters (see the module docstring)."""
+    """`lm` with a vocabulary of single characters (see the module docstring).
+
+    Parameters
+    ----------
+    lm
+        A `CausalLM` whose vocabulary has single-character tokens (Gemma 3 for Chinese).
+    """
 
     bos_id = None
 
@@ -77,6 +84,14 @@ class CharacterLM:
         self._sources = (first >= 0).nonzero()[:, 0]           # LM tokens that count for a character
         self._targets = first[self._sources]                    # ... and the character each counts for
 
+    def session(self, searches: int = 1):
+        """The LM's session: its scored texts keep their states for the block."""
+        return self.lm.session(searches)
+
+    def taking_turns(self):
+        """The LM's: several searches' calls run as one."""
+        return self.lm.taking_turns()
+
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
 
@@ -96,9 +111,9 @@ class CharacterLM:
         """log p_LM of each item's text [n] (float64), the end included when the item ends with it."""
         return self.lm.log_prob([self._lm_ids(item) for item in items])
 
-    def next_token_logits(self, prefixes) -> torch.Tensor:
+    def next_token_log_probs(self, prefixes) -> torch.Tensor:
         """log p(next character | text of the prefix) [n, vocab_size] (float32)."""
-        token_probs = self.lm.next_token_logits([self._lm_ids(p) for p in prefixes]).exp()
+        token_probs = self.lm.next_token_log_probs([self._lm_ids(p) for p in prefixes]).exp()
         char_probs = torch.zeros((len(token_probs), self.vocab_size), dtype=torch.float32)
         char_probs.index_add_(1, self._targets, token_probs[:, self._sources])
         return char_probs.log()

@@ -6,24 +6,24 @@ step's slot distributions p(· | x_<i) and the key/value cache of x_<i are alrea
 hand: the LM head applied to the kept hidden state at i − 1 gives the first, a slice
 of the kept cache the second. Kept here, they spare the step its prefix forward: a
 step runs one forward, a token tree of its candidates from their slots on
-(`token_tree`), for all chains at once.
+(`tree`), for all chains at once.
 
 Rows are kept by recent use up to a memory budget; a prefix that is not held any more
-costs a forward, never a wrong answer. A CausalLM keeps a store for one sampler run
-(`CausalLM.keeping_states`), so what a run scores never depends on earlier runs.
+costs a forward, never a wrong answer. A CausalLM keeps a store for one session
+(`CausalLM.session`, a sampler run), so what a run scores never depends on earlier runs.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-STORE_BYTES = 128 * 2 ** 20      # cache and hidden states kept: a few steps of 4 chains × 8 candidates
-SEARCH_BYTES = 64 * 2 ** 20      # per search of several taking turns: a keyword set's ranked drafts, insertions
-                                 # and repair search (a pack of 8 holds about 490 MB at most)
+from .head import log_softmax_after
+
+STORE_BYTES = 128 * 2 ** 20      # states kept for one sampler run: a few steps of its chains' candidates
+SEARCH_BYTES = 64 * 2 ** 20      # per search, when several take turns and must not push out each other's states
 
 
 def store_bytes(searches: int) -> int:
@@ -51,54 +51,12 @@ class Kept:
 
 @dataclass
 class Past:
-    """Kept beginnings that rows continue from (`token_tree`), blocks laid end to end."""
+    """Kept beginnings that rows continue from (`tree`), blocks laid end to end."""
     kv: torch.Tensor               # [2·layers, heads, B, head_dim]
     hidden: torch.Tensor           # [B, H] final hidden states
     starts: list[int]              # per row, the column where its block starts
     lengths: list[int]             # per row, how many of its tokens the past holds (0: none)
     token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first
-
-
-@contextmanager
-def captured_hidden(model):
-    """Records the final hidden states (the decoder's output, what the LM head reads) during a forward:
-    [0] after. The head itself may run on some positions only (`logits_to_keep`)."""
-    seen: list[torch.Tensor] = []
-    handle = model.get_decoder().register_forward_hook(lambda module, args, out: seen.append(out[0]))
-    try:
-        yield seen
-    finally:
-        handle.remove()
-
-
-def stacked_cache(cache) -> torch.Tensor:
-    """A model's key/value cache as one tensor [2·layers, n, heads, W, head_dim]."""
-    return torch.stack([layer.keys for layer in cache.layers] + [layer.values for layer in cache.layers])
-
-
-def model_cache(kv: torch.Tensor | None = None):
-    """A cache the model continues from, holding `kv` as `stacked_cache` lays it out (None: empty). Every
-    layer keeps all its columns, a sliding-window layer too: the columns are a tree's, not one sequence's,
-    so which keys a token sees is the attention mask's to say (sentences and prompts are far shorter than
-    the windows)."""
-    from transformers import DynamicCache
-    if kv is None:
-        return DynamicCache()
-    layers = kv.shape[0] // 2
-    return DynamicCache(ddp_cache_data=[(kv[i], kv[layers + i]) for i in range(layers)])
-
-
-def head_reads_hidden(model, token: int, device: torch.device) -> bool:
-    """Whether the logits are the LM head of the decoder's hidden states and nothing more (no soft-capping
-    or scaling after it), so that the kept hidden states give the next-token distributions exactly."""
-    with torch.inference_mode(), captured_hidden(model) as seen:
-        logits = model(input_ids=torch.tensor([[token, token]], device=device), use_cache=False).logits
-        return bool(torch.allclose(model.get_output_embeddings()(seen[0]).float(), logits.float(), atol=1e-5))
-
-
-def log_softmax_after(model, hidden: torch.Tensor) -> torch.Tensor:
-    """log p(next token) from final hidden states [n, H] → [n, V] float32."""
-    return model.get_output_embeddings()(hidden).float().log_softmax(-1)
 
 
 class SentenceStore:

@@ -1,4 +1,4 @@
-"""Token sequences with a locked mask, the edit operations on them, and padding.
+"""Token sequences with a locked mask, and the edit operations on them.
 
 A `State` is immutable and hashable, so chains can share it and caches can key on it.
 Locked positions (keyword tokens) move with insertions and deletions and are never
@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
 
 @dataclass(frozen=True)
 class State:
+    """A token sequence and which of its positions are locked (never replaced or deleted).
+
+    Parameters
+    ----------
+    tokens
+        Token ids.
+    locked
+        One flag per token; empty: none locked.
+    """
     tokens: tuple[int, ...]
     locked: tuple[bool, ...] = field(default=())
 
@@ -55,14 +62,3 @@ class State:
 def as_state(item) -> State:
     """A State from a State or a sequence of token ids."""
     return item if isinstance(item, State) else State(tuple(item))
-
-
-def pad(sequences: list[list[int]], pad_id: int = 0, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad token lists into `ids` [n, L] and a 0/1 `mask` of the real tokens."""
-    width = max((len(s) for s in sequences), default=0)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids.to(device), mask.to(device)

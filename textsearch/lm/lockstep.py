@@ -15,9 +15,10 @@ for no forward (its candidates all scored before) is then a request behind the o
 and would otherwise ask for its forward in the round after theirs, a forward of its own
 (half the forwards of a long search, measured on three sets).
 
-A search's own tensor work runs on one CPU thread, the model's on all of them. A thread
-that once ran a parallel op keeps an OpenMP team of its own, which slows every forward
-of the scheduler while it waits: a sixth slower, with eight searches on two cores.
+A search's own tensor work runs on one CPU thread, the model's on all of them: a thread
+that once ran a parallel op keeps an OpenMP team of its own, which would slow every
+forward of the scheduler while it waits. The thread count is set only inside `run`, by
+the thread whose turn it is, and the caller's setting is back when `run` returns.
 """
 from __future__ import annotations
 
@@ -52,7 +53,6 @@ class Lockstep:
         self.combine, self.first = combine, first
         self.local = threading.local()
         self.scheduler = threading.Semaphore(0)  # released when the scheduler's turn comes
-        self.cpu_threads = torch.get_num_threads()
 
     def inside(self) -> bool:
         """Whether the caller is one of the searches (whose model calls must go through `ask`)."""
@@ -67,6 +67,7 @@ class Lockstep:
         return task.answer
 
     def run(self, functions: Sequence[Callable[[], Any]]) -> list[Any]:
+        self.cpu_threads = torch.get_num_threads()         # the model's during the run, the caller's after it
         tasks = [Task(f) for f in functions]
         threads = [threading.Thread(target=self._task_main, args=(task,), daemon=True) for task in tasks]
         for thread in threads:
@@ -94,6 +95,7 @@ class Lockstep:
         finally:
             for thread in threads:
                 thread.join()
+            torch.set_num_threads(self.cpu_threads)
 
     def _pass(self, me: Task | None, to: Task | None) -> None:
         """Hand the turn from `me` to `to` (None: the scheduler) and wait until it comes back to `me`.
@@ -103,7 +105,7 @@ class Lockstep:
 
     def _wait(self, me: Task | None) -> None:
         """Wait for the turn of `me` (None: the scheduler). The thread that has the turn sets the CPU
-        threads torch uses (the setting is global): all of them for the scheduler, one for a search."""
+        threads torch uses: all of the caller's for the scheduler, one for a search."""
         (self.scheduler if me is None else me.wake).acquire()
         torch.set_num_threads(self.cpu_threads if me is None else 1)
 
@@ -119,3 +121,10 @@ class Lockstep:
             task.error = error
         task.done = True
         self.scheduler.release()
+
+
+class InTurn:
+    """Searches run one after the other: `taking_turns` of a model that cannot batch their calls."""
+
+    def run(self, functions: Sequence[Callable[[], Any]]) -> list[Any]:
+        return [function() for function in functions]
