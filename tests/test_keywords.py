@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence, TraceStep,
-                                 format_trace, locked_state, seed_for, trimmed, validate_keywords)
+                                       format_trace, locked_state, trimmed, validate_keywords)
+from textsearch.tasks.seeds import phase_seed, seed_for
 from textsearch.objectives import Fluency, Keywords, RepetitionPenalty, SentenceForm
 from textsearch.tasks import keywords as task
 
@@ -31,6 +32,27 @@ def test_seed_for_depends_on_seed_set_and_index_only():
               seed_for(0, ["dogcat"])}
     assert base not in others and len(others) == 4
     assert 0 <= base < 2**63
+
+
+def test_draft_and_search_draw_from_different_streams(tiny_lm, monkeypatch):
+    generator = KeywordsToSentence(tiny_lm, steps=1, chains=1, top_k=4, draft_tokens=4, num_drafts=2)
+    seen = {}
+    drafts, annealing = generator.drafts, task.SimulatedAnnealing
+
+    def spy_drafts(sets, keywords, generators):
+        seen["draft"] = generators[0].initial_seed()
+        return drafts(sets, keywords, generators)
+
+    def spy_annealing(*args, seed, **kwargs):
+        seen["search"] = seed
+        return annealing(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(generator, "drafts", spy_drafts)
+    monkeypatch.setattr(task, "SimulatedAnnealing", spy_annealing)
+    generator(["dog"], seed=3)
+    job = seed_for(3, ["dog"])
+    assert seen == {"draft": phase_seed(job, "draft"), "search": phase_seed(job, "search")}
+    assert seen["draft"] != seen["search"]
 
 
 def test_check_refuses_keywords_longer_than_the_length_limit(tiny_lm):
@@ -121,7 +143,7 @@ def test_search_is_no_worse_than_its_best_start(tiny_lm):
     generator = KeywordsToSentence(tiny_lm, steps=3, chains=2, top_k=4, draft_tokens=6)
     words = ["dog", "ball"]
     keywords = Keywords(words)
-    starts = generator.drafts([words], [keywords], [torch.Generator().manual_seed(seed_for(5, words))])[0]
+    starts = generator.drafts([words], [keywords], [torch.Generator().manual_seed(phase_seed(seed_for(5, words), "draft"))])[0]
     start_energy = (generator.sentence + keywords)(starts).min().item()
     assert generator(words, seed=5)[0].energy <= start_energy
 

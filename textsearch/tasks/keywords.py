@@ -23,7 +23,6 @@ which needs hundreds of edits (scripts/bench_keywords.py measures both).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from ..proposals.lm_sampler import sample_together
 from ..samplers import Sample, SimulatedAnnealing
 from ..schedules import Exponential
 from ..state import State
+from .seeds import phase_seed, seed_for
 
 STEPS = 5
 CHAINS = 2
@@ -80,13 +80,6 @@ def validate_keywords(words: Sequence[str]) -> list[str]:
         if not any(ch.isalpha() for ch in word):
             raise ValueError(f"keyword {word!r} has no letters: remove it or give a word")
     return words
-
-
-def seed_for(seed: int, keywords: Sequence[str], index: int = 0) -> int:
-    """A run's seed from the user's seed and the concept set itself, so a set's result
-    does not depend on where in a batch, or on which process, it ran."""
-    key = "\x1f".join([str(seed), str(index), *keywords]).encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") & (2**63 - 1)
 
 
 class TraceStep(NamedTuple):
@@ -175,7 +168,8 @@ class KeywordsToSentence:
         keywords = [Keywords(words) for words in sets]
         with self.proposal.session(len(sets)):
             if self.init == "draft":
-                starts = self.drafts(sets, keywords, [torch.Generator().manual_seed(seed) for seed in seeds])
+                generators = [torch.Generator().manual_seed(phase_seed(seed, "draft")) for seed in seeds]
+                starts = self.drafts(sets, keywords, generators)
             else:
                 starts = [[self.keyword_start(words, kw)] * self.chains for words, kw in zip(sets, keywords)]
             searches = [partial(self.search, *job, trace) for job in zip(sets, keywords, starts, seeds)]
@@ -195,7 +189,8 @@ class KeywordsToSentence:
         objective = self.sentence + keywords
         start_energies = objective(starts)
         recorder = Recorder(self.lm, starts, start_energies) if trace else None
-        sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains, seed=seed)
+        sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains,
+                                     seed=phase_seed(seed, "search"))
         best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
         first = int(torch.argmin(start_energies))
         if start_energies[first] <= best.energy:           # the search never beat its start
