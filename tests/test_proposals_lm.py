@@ -8,7 +8,7 @@ from conftest import _seeded, make_tiny_lm, make_tiny_mlm, make_tiny_tokenizer
 from exact_targets import check_markov, compare, exact_distribution, single_thread  # noqa: F401
 
 import textsearch as ts
-from textsearch.proposals.candidates import ordinary_tokens
+from textsearch.lm.vocabulary import ordinary_tokens
 from textsearch.lm.drafting import BLOCK, draw_tokens
 from textsearch.proposals.lm_sampler import sample_together
 from textsearch.state import State

@@ -71,23 +71,35 @@ class CausalLM(BaseLM):
         self.store: SentenceStore | None = None
         self.turns: Lockstep | None = None          # searches that take turns and score together
 
-    def log_prob(self, items) -> torch.Tensor:
-        """Total log p of each item [n] (float64, CPU), first token included."""
-        per_token = self.token_log_probs(items)
+    def log_prob(self, items, context: str | Sequence[int] | None = None) -> torch.Tensor:
+        """Total log p of each item [n] (float64, CPU), first token included, after `context` if given."""
+        per_token = self.token_log_probs(items, context)
         return torch.stack([lp.sum() for lp in per_token]) if per_token else torch.zeros(0, dtype=torch.float64)
 
-    def token_log_probs(self, items) -> list[torch.Tensor]:
-        """log p(x_t | start, x_<t) for every token of every item (float64, CPU)."""
-        token_lp, _ = self._rows_once([[self.start_id, *seq] for seq in self.token_ids(items)], with_last=False)
-        return token_lp
+    def token_log_probs(self, items, context: str | Sequence[int] | None = None) -> list[torch.Tensor]:
+        """log p(x_t | start, context, x_<t) for every token of every item (float64, CPU).
 
-    def next_token_log_probs(self, prefixes) -> torch.Tensor:
-        """log p(· | start, prefix) for each prefix [n, V] (float32); a prefix may be empty.
+        The context (text, or token ids) is scored with each item but not reported: rows share it
+        as the first branch of their token tree, and within a `session` its states are kept, so it
+        runs once rather than once per row."""
+        opening = self._opening(context)
+        token_lp, _ = self._rows_once([opening + seq for seq in self.token_ids(items)], with_last=False)
+        return [lp[len(opening) - 1:] for lp in token_lp]
+
+    def next_token_log_probs(self, prefixes, context: str | Sequence[int] | None = None) -> torch.Tensor:
+        """log p(· | start, context, prefix) for each prefix [n, V] (float32); a prefix may be empty.
 
         Within a `session`, prefixes of recently scored rows cost no forward and the others'
         states are kept, so scoring sentences that extend them (a proposal's candidates) runs only
         what follows."""
-        return self._after([[self.start_id] + seq for seq in self.token_ids(prefixes)])
+        opening = self._opening(context)
+        return self._after([opening + seq for seq in self.token_ids(prefixes)])
+
+    def _opening(self, context: str | Sequence[int] | None) -> list[int]:
+        """The start token and the context's ids: what every row of a call begins with."""
+        if context is None:
+            return [self.start_id]
+        return [self.start_id] + (self.encode(context) if isinstance(context, str) else self.token_ids([context])[0])
 
     def draw(self, policies: Sequence[drafting.DraftPolicy], n: int, generators: Sequence[torch.Generator | None]
              ) -> list[tuple[list[list[int]], torch.Tensor]]:

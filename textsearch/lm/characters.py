@@ -107,13 +107,14 @@ class CharacterLM:
         ids = self.lm.encode(self.decode(ids[:-1] if ended else ids))
         return ids + [self.lm.eos_id] if ended else ids
 
-    def log_prob(self, items) -> torch.Tensor:
-        """log p_LM of each item's text [n] (float64), the end included when the item ends with it."""
-        return self.lm.log_prob([self._lm_ids(item) for item in items])
+    def log_prob(self, items, context: str | None = None) -> torch.Tensor:
+        """log p_LM of each item's text [n] (float64) after the text `context`, the end included when
+        the item ends with it."""
+        return self.lm.log_prob([self._lm_ids(item) for item in items], context)
 
-    def next_token_log_probs(self, prefixes) -> torch.Tensor:
-        """log p(next character | text of the prefix) [n, vocab_size] (float32)."""
-        token_probs = self.lm.next_token_log_probs([self._lm_ids(p) for p in prefixes]).exp()
+    def next_token_log_probs(self, prefixes, context: str | None = None) -> torch.Tensor:
+        """log p(next character | context, text of the prefix) [n, vocab_size] (float32)."""
+        token_probs = self.lm.next_token_log_probs([self._lm_ids(p) for p in prefixes], context).exp()
         char_probs = torch.zeros((len(token_probs), self.vocab_size), dtype=torch.float32)
         char_probs.index_add_(1, self._targets, token_probs[:, self._sources])
         return char_probs.log()

@@ -28,11 +28,12 @@ class LanguageModel(Protocol):
     def decode(self, ids: Sequence[int]) -> str:
         """The text of token ids."""
 
-    def log_prob(self, items) -> torch.Tensor:
-        """Total log p of each item (texts, token-id lists or States) [n], float64."""
+    def log_prob(self, items, context: str | Sequence[int] | None = None) -> torch.Tensor:
+        """Total log p of each item (texts, token-id lists or States) [n], float64, after `context`
+        (text or token ids; None: nothing but the model's start)."""
 
-    def next_token_log_probs(self, prefixes) -> torch.Tensor:
-        """log p(next token | prefix) for each prefix [n, vocab_size], float32."""
+    def next_token_log_probs(self, prefixes, context: str | Sequence[int] | None = None) -> torch.Tensor:
+        """log p(next token | context, prefix) for each prefix [n, vocab_size], float32."""
 
     def session(self, searches: int = 1) -> AbstractContextManager:
         """A block (a sampler run) within which the model may keep the states of what it scored."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..lm import LanguageModel, MaskedLanguageModel
+from ..lm.vocabulary import ordinary_tokens
 from ..state import State
 
 TOP_K = 32      # candidate tokens per slot: the default of every proposal that shortlists with a model
@@ -41,20 +42,6 @@ def replacement_slots(states: list[State], positions: list[int | None]) -> tuple
         if states[c].locked[positions[c]]:
             raise ValueError(f"position {positions[c]} is locked: pick positions among State.editable")
     return rows, [Slot(states[c], int(positions[c]), insert=False) for c in rows]
-
-
-def ordinary_tokens(model) -> torch.Tensor:
-    """Boolean mask [V] of the tokens a proposal may write: real vocabulary, no special tokens."""
-    tokenizer = model.tokenizer
-    allowed = torch.zeros(model.vocab_size, dtype=torch.bool)
-    allowed[: min(model.vocab_size, len(tokenizer))] = True
-    special = set(tokenizer.all_special_ids)
-    special |= {getattr(model, name, None) for name in ("bos_id", "eos_id", "start_id", "pad_id", "mask_id")}
-    special.discard(None)
-    allowed[[t for t in special if 0 <= t < model.vocab_size]] = False
-    if not allowed.any():
-        raise ValueError("the model's vocabulary has no ordinary (non-special) tokens to propose")
-    return allowed
 
 
 class Candidates:

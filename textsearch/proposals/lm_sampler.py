@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from ..lm.vocabulary import ordinary_tokens, stop_mask
 from .base import SequenceDistribution
-from .candidates import ordinary_tokens
 
 
 class LMSampler(SequenceDistribution):
@@ -61,7 +61,8 @@ class LMSampler(SequenceDistribution):
         self.max_new_tokens, self.temperature, self.top_k, self.batch_size = max_new_tokens, float(temperature), top_k, batch_size
         self.context = self._context(prompt, chat)
         self.opening = self._opening(opening, chat)
-        self.stop = self._stop_mask(stop_at)
+        stops = [*stop_at, *([] if lm.eos_id is None else [lm.eos_id])]
+        self.stop = stop_mask(lm, stops) if stops else torch.zeros(lm.vocab_size, dtype=torch.bool)
         self.allowed = ordinary_tokens(lm) | self.stop
 
     def _context(self, prompt, chat: bool) -> list[int]:
@@ -82,16 +83,6 @@ class LMSampler(SequenceDistribution):
             raise ValueError("opening= works with plain text prompts, not with chat=True")
         ids = [self.lm.start_id] + self.lm.encode(opening)
         return len(ids) if len(ids) < len(self.context) and self.context[:len(ids)] == ids else 0
-
-    def _stop_mask(self, stop_at: Iterable[int | str]) -> torch.Tensor:
-        stop_at = list(stop_at)
-        stop = self.lm.tokens_containing([s for s in stop_at if isinstance(s, str)])
-        if self.lm.eos_id is not None:
-            stop[self.lm.eos_id] = True
-        for token in stop_at:
-            if not isinstance(token, str):
-                stop[int(token)] = True
-        return stop
 
     def weights(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(next token) up to a factor per row, from logits [n, V]: specials (bar stops) removed, tempered,

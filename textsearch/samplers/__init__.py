@@ -9,7 +9,9 @@ from .records import (DrawInfo, IndependentResult, MarkovResult, Result, Sample,
                       WeightedResult)
 from .rejection import RejectionSampler
 from .simulated_annealing import SimulatedAnnealing
+from .smc import SMC
+from .twists import KeywordTwist, Twist
 
 __all__ = ["DrawInfo", "Gibbs", "ImportanceSampler", "IndependentResult", "MarkovResult", "MarkovSampler",
            "MetropolisHastings", "ParallelTempering", "RejectionSampler", "Result", "SMCInfo", "Sample",
-           "SimulatedAnnealing", "StepInfo", "WeightedResult", "mh_accept", "mh_step"]
+           "SMC", "SimulatedAnnealing", "StepInfo", "KeywordTwist", "Twist", "WeightedResult", "mh_accept", "mh_step"]

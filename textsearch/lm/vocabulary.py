@@ -1,0 +1,37 @@
+"""Token masks over a model's vocabulary: what a proposal may write, and what ends a sentence."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+
+def ordinary_tokens(model) -> torch.Tensor:
+    """Boolean mask [V] of the tokens a proposal may write: real vocabulary, no special tokens."""
+    tokenizer = model.tokenizer
+    allowed = torch.zeros(model.vocab_size, dtype=torch.bool)
+    allowed[: min(model.vocab_size, len(tokenizer))] = True
+    special = set(tokenizer.all_special_ids)
+    special |= {getattr(model, name, None) for name in ("bos_id", "eos_id", "start_id", "pad_id", "mask_id")}
+    special.discard(None)
+    allowed[[t for t in special if 0 <= t < model.vocab_size]] = False
+    if not allowed.any():
+        raise ValueError("the model's vocabulary has no ordinary (non-special) tokens to propose")
+    return allowed
+
+
+def stop_mask(lm, stops: Iterable[int | str]) -> torch.Tensor:
+    """Boolean mask [V] of the stop tokens: the ids given, and every token whose text contains a text given."""
+    stops = list(stops)
+    if not stops:
+        raise ValueError("give at least one stop token or text")
+    texts = [s for s in stops if isinstance(s, str)]
+    mask = lm.tokens_containing(texts) if texts else torch.zeros(lm.vocab_size, dtype=torch.bool)
+    for token in stops:
+        if not isinstance(token, str):
+            if not 0 <= int(token) < lm.vocab_size:
+                raise ValueError(f"stop token {token!r} is not in the vocabulary [0, {lm.vocab_size})")
+            mask[int(token)] = True
+    if not mask.any():
+        raise ValueError(f"no token of the vocabulary matches the stops {stops!r}")
+    return mask

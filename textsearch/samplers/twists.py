@@ -1,0 +1,90 @@
+"""Twists: guidance for SMC's particles that leaves its target unchanged.
+
+A twist looks at the prefixes the particles have written so far and may
+- weigh them (`log_potential`, ψ): resampling then favours prefixes likelier to end well;
+  SMC divides ψ back out when a particle ends, so only the final weight counts;
+- bend the proposal (`logit_bonus`, added to the next token's logits): SMC's importance
+  weight divides by the bent proposal, so the target stays the same;
+- forbid stopping (`may_stop`) where the target gives every ending zero mass anyway.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from ..objectives.keywords import Keywords, word_forms
+
+
+class Twist:
+    """No guidance: subclass and override what you need."""
+
+    def log_potential(self, prefixes: Sequence[Sequence[int]], room: int) -> torch.Tensor:
+        """log ψ of each prefix [n] (float64; −inf: no continuation in `room` more tokens can end well)."""
+        return torch.zeros(len(prefixes), dtype=torch.float64)
+
+    def logit_bonus(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor | None:
+        """A bonus [n, V] added to the proposal's next-token logits, or None."""
+        return None
+
+    def may_stop(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Whether each prefix may end here [n] bool. False only where the target forbids it."""
+        return torch.ones(len(prefixes), dtype=torch.bool)
+
+
+class KeywordTwist(Twist):
+    """Steer particles toward using every keyword.
+
+    A prefix that misses m keywords weighs exp(−weight · m), and −inf when the tokens left
+    cannot hold them; the tokens that start a missing keyword (any inflection, with or
+    without a leading space, capitalised or not) get `bonus` on their logits; a prefix
+    may not end while a keyword is missing. The last assumes the target forbids sentences
+    that miss a keyword (its objective includes `Keywords`): otherwise the twist would
+    cut mass the target has.
+
+    Parameters
+    ----------
+    lm
+        The model the particles are written in (its `encode`, `decode` and `vocab_size`).
+    words
+        The keywords.
+    bonus
+        Logit bonus for the first token of a missing keyword.
+    weight
+        Log-potential per missing keyword.
+    """
+
+    def __init__(self, lm, words: Sequence[str], bonus: float = 3.0, weight: float = 1.0):
+        self.lm, self.keywords, self.bonus, self.weight = lm, Keywords(words), float(bonus), float(weight)
+        self.words = [k.text for k in self.keywords.keywords]
+        self.starts, self.widths = [], []
+        for word in self.words:
+            forms = word_forms(word) | {word} if " " not in word else {word}
+            spellings = [f for form in forms for f in (form, form[:1].upper() + form[1:])]
+            encoded = [lm.encode(s) for s in spellings] + [lm.encode(" " + s) for s in spellings]
+            first = torch.zeros(lm.vocab_size, dtype=torch.bool)
+            first[[ids[0] for ids in encoded if ids]] = True
+            self.starts.append(first)
+            self.widths.append(min(len(ids) for ids in encoded if ids))
+
+    def _missing(self, prefixes) -> list[list[int]]:
+        texts = [self.lm.decode(list(p)) for p in prefixes]
+        return [[self.words.index(w) for w in self.keywords.missing(t)] for t in texts]
+
+    def log_potential(self, prefixes, room: int) -> torch.Tensor:
+        values = []
+        for missing in self._missing(prefixes):
+            needed = sum(self.widths[k] for k in missing)
+            values.append(-math.inf if needed > room else -self.weight * len(missing))
+        return torch.tensor(values, dtype=torch.float64)
+
+    def logit_bonus(self, prefixes) -> torch.Tensor:
+        bonus = torch.zeros((len(prefixes), self.lm.vocab_size), dtype=torch.float32)
+        for row, missing in enumerate(self._missing(prefixes)):
+            for k in missing:
+                bonus[row, self.starts[k]] = self.bonus
+        return bonus
+
+    def may_stop(self, prefixes) -> torch.Tensor:
+        return torch.tensor([not missing for missing in self._missing(prefixes)], dtype=torch.bool)
