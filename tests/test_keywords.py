@@ -127,6 +127,31 @@ def test_search_returns_a_covering_sentence_with_its_energy(tiny_lm, init):
     assert [r.energy for r in again] == [first.energy, second.energy]
 
 
+def test_smc_start_searches_under_the_conditional_energy(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm, steps=3, chains=2, top_k=8, init="smc", particles=8)
+    words = ["dog", "ball"]
+    first = generator(words, seed=3)[0]
+    assert first.covered and Keywords(words).missing(first.text) == []
+    objective = generator.sentence_energy(words) + Keywords(words)
+    assert "context" in repr(objective)
+    assert first.energy == pytest.approx(objective([tiny_lm.encode(first.text)])[0].item(), rel=1e-5)
+    assert generator(words, seed=3)[0].text == first.text
+
+
+def test_smc_start_falls_back_to_drafts_when_no_particle_ends_well(tiny_lm, monkeypatch):
+    generator = KeywordsToSentence(tiny_lm, steps=2, chains=2, top_k=8, init="smc", particles=4, draft_tokens=6)
+
+    def failing(self, objective, init=None, callback=None, progress=True):
+        raise ValueError("all particles have zero weight")
+
+    monkeypatch.setattr(task.SMC, "run", failing)
+    drafted = []
+    drafts = generator.drafts
+    monkeypatch.setattr(generator, "drafts", lambda *args: drafted.append(args[0]) or drafts(*args))
+    result = generator(["dog", "ball"], seed=1)[0]
+    assert drafted == [[["dog", "ball"]]] and result.covered
+
+
 def test_sets_generated_together_get_the_results_of_one_call_each(tiny_lm):
     generator = KeywordsToSentence(tiny_lm, steps=4, chains=2, top_k=8, draft_tokens=6)
     sets = [["dog", "ball"], ["cat"], ["park", "dog", "run"]]

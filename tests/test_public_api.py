@@ -20,7 +20,7 @@ CONTRACT = {
     "textsearch.samplers": ["MetropolisHastings", "Gibbs", "SimulatedAnnealing", "ParallelTempering",
                             "RejectionSampler", "ImportanceSampler", "MarkovSampler", "Result", "MarkovResult",
                             "IndependentResult", "WeightedResult", "Sample", "StepInfo", "DrawInfo", "SMCInfo",
-                            "mh_step", "mh_accept"],
+                            "mh_step", "mh_accept", "SMC", "Twist", "KeywordTwist"],
     "textsearch.schedules": ["Schedule", "Constant", "Linear", "Exponential", "Logarithmic"],
     "textsearch.diagnostics": ["effective_sample_size", "split_rhat"],
     "textsearch.testing": ["Check", "check_invariance", "check_markov", "check_weighted", "compare",

@@ -36,7 +36,7 @@ from ..objectives.keywords import word_forms
 from ..objectives.sentence_form import OPENERS
 from ..proposals import EditProposal, LMSampler
 from ..proposals.lm_sampler import sample_together
-from ..samplers import Sample, SimulatedAnnealing
+from ..samplers import SMC, KeywordTwist, Sample, SimulatedAnnealing
 from ..schedules import Exponential
 from ..state import State
 from .seeds import phase_seed, seed_for
@@ -45,8 +45,10 @@ STEPS = 5
 CHAINS = 2
 TOP_K = 8
 TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
-INITS = ("draft", "keywords")
+INITS = ("smc", "draft", "keywords")
 INIT = "draft"
+PARTICLES = 16            # SMC drafts per set (init="smc")
+SMC_BONUS = 3.0           # logit bonus of a missing keyword's first token in the SMC drafts
 GAMMA = 12.0              # energy per nat of SLOR per token (Fluency with length_norm and unigram)
 FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence (SentenceForm)
 REPETITION_WEIGHT = 2.0   # energy of each repeated word bigram: SLOR finds a repeated phrase predictable
@@ -121,7 +123,8 @@ class KeywordsToSentence:
                  num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE,
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE,
                  form_weight: float = FORM_WEIGHT, missing_cost: float = MISSING_COST,
-                 unigram: str | None = UNIGRAM, repetition_weight: float = REPETITION_WEIGHT):
+                 unigram: str | None = UNIGRAM, repetition_weight: float = REPETITION_WEIGHT,
+                 particles: int = PARTICLES):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
@@ -129,7 +132,7 @@ class KeywordsToSentence:
                              f"got {steps}, {chains}, {top_k}, {num_drafts}, {draft_tokens}")
         self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
-        self.num_drafts = num_drafts
+        self.num_drafts, self.particles = num_drafts, particles
         self.fluency = Fluency(lm, gamma=gamma, length_norm=True, unigram=unigram)
         self.form, self.missing_cost = SentenceForm(form_weight), gamma * missing_cost
         self.repetition = RepetitionPenalty(n=2, weight=repetition_weight)
@@ -167,7 +170,9 @@ class KeywordsToSentence:
         started = time.perf_counter()
         keywords = [Keywords(words) for words in sets]
         with self.proposal.session(len(sets)):
-            if self.init == "draft":
+            if self.init == "smc":
+                starts = self.smc_drafts(sets, keywords, seeds)
+            elif self.init == "draft":
                 generators = [torch.Generator().manual_seed(phase_seed(seed, "draft")) for seed in seeds]
                 starts = self.drafts(sets, keywords, generators)
             else:
@@ -186,7 +191,7 @@ class KeywordsToSentence:
     def search(self, words: list[str], keywords: Keywords, starts: list[State], seed: int,
                trace: bool = False) -> KeywordResult:
         """The annealing search from one start per chain; the lowest-energy sentence it saw."""
-        objective = self.sentence + keywords
+        objective = self.sentence_energy(words) + keywords
         start_energies = objective(starts)
         recorder = Recorder(self.lm, starts, start_energies) if trace else None
         sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains,
@@ -199,6 +204,50 @@ class KeywordsToSentence:
         text = best.text.strip()
         return KeywordResult(words, text, best.energy, keywords.covered([text])[0], self.steps, 0.0,
                              recorder.path(best.chain, best.step) if trace else [])
+
+    def sentence_energy(self, words: list[str]):
+        """The energy of a sentence for these keywords, all but the keyword constraint. With SMC drafts,
+        the conditional fluency: how likely the model finds the sentence as the answer to the few-shot
+        prompt, per token, its end (a newline) included; else the unprompted SLOR."""
+        if self.init != "smc":
+            return self.sentence
+        stops = ["\n"] + ([] if self.lm.eos_id is None else [self.lm.eos_id])
+        fluency = Fluency(self.lm, gamma=self.fluency.gamma, length_norm=True, end=stops,
+                          context=DRAFT_PROMPT.format(keywords=", ".join(words)))
+        return fluency + self.form + self.repetition
+
+    def smc_drafts(self, sets: list[list[str]], keywords: list[Keywords], seeds: list[int]) -> list[list[State]]:
+        """Per set, the lowest-energy distinct particles of an SMC run toward the prompted LM's sentences
+        that use every keyword (`KeywordTwist`), one per chain, keyword tokens locked. All sets' particles
+        grow in the same forwards; a set whose particles all fail falls back to the prompted drafts."""
+        def run(words: list[str], kw: Keywords, seed: int) -> list[str]:
+            q = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
+                          max_new_tokens=self.max_len, stop_at=("\n",), opening=DRAFT_EXAMPLES)
+            smc = SMC(q, particles=self.particles, twist=KeywordTwist(self.lm, words, bonus=SMC_BONUS),
+                      seed=phase_seed(seed, "smc"))
+            try:
+                result = smc.run(kw, progress=False)
+            except ValueError:                     # no particle ended with every keyword
+                return []
+            return list(dict.fromkeys(trimmed(s.text) for s in result.samples if math.isfinite(s.energy)))
+
+        jobs = [partial(run, *job) for job in zip(sets, keywords, seeds)]
+        with self.lm.taking_turns() as turns:
+            texts = turns.run(jobs)
+        failed = [i for i, group in enumerate(texts) if not group]
+        fallback = iter(self.drafts([sets[i] for i in failed], [keywords[i] for i in failed],
+                                    [torch.Generator().manual_seed(phase_seed(seeds[i], "draft")) for i in failed])
+                        if failed else [])
+        states = []
+        for words, kw, group in zip(sets, keywords, texts):
+            if not group:
+                states.append(next(fallback))
+                continue
+            energies = (self.sentence_energy(words) + kw)([self.lm.encode(t) for t in group])
+            order = energies.argsort().tolist()
+            states.append([locked_state(self.lm.encode(group[order[c % len(group)]]), kw, self.lm.decode)
+                           for c in range(self.chains)])
+        return states
 
     def keyword_start(self, words: list[str], keywords: Keywords) -> State:
         """CGMH's start: the keywords in order, every keyword token locked. The leading space
