@@ -20,7 +20,23 @@ SCANS = ("random", "systematic")
 
 
 class Gibbs(MarkovSampler):
-    """Gibbs sampler of p(x) ∝ exp(−E(x)/T) with a `Conditional` (e.g. ExactConditional, MLMConditional)."""
+    """Gibbs sampler of p(x) ∝ exp(−E(x)/T) with a `Conditional` (e.g. ExactConditional, MLMConditional).
+
+    Parameters
+    ----------
+    conditional
+        Redraws one position from its conditional (`propose_at`).
+    steps, chains
+        Steps per chain, and how many chains run side by side (one batched objective call per step).
+    burn_in, thin
+        Steps dropped before samples are kept, and keep every `thin`-th step after that.
+    seed
+        Seed of the run's random stream: the same seed gives the same run.
+    scan
+        "random" (a uniform position each step) or "systematic" (positions in turn).
+    temperature
+        T of the target.
+    """
 
     def __init__(self, conditional, steps: int, chains: int = 1, burn_in: int = 0, thin: int = 1,
                  seed: int = 0, scan: str = "random", temperature: float = 1.0):

@@ -22,7 +22,19 @@ from .records import DrawInfo, Sample, WeightedResult
 
 
 class ImportanceSampler:
-    """`num_samples` weighted draws from q for the target exp(−E)."""
+    """`num_samples` weighted draws from q for the target exp(−E).
+
+    Parameters
+    ----------
+    q
+        A `SequenceDistribution` (`LMSampler`, `UniformSequences`) with `sample(n, generator)`.
+    num_samples
+        Draws of q to weight.
+    seed
+        Seed of the run's random stream.
+    batch_size
+        Draws per batch (one objective call each).
+    """
 
     def __init__(self, q, num_samples: int, seed: int = 0, batch_size: int = 1024):
         check_independent(q, num_samples, batch_size)

@@ -7,7 +7,21 @@ from .base import MarkovSampler
 
 
 class MetropolisHastings(MarkovSampler):
-    """MH at a fixed temperature: samples of p(x) ∝ exp(−E(x)/T)."""
+    """MH at a fixed temperature: samples of p(x) ∝ exp(−E(x)/T).
+
+    Parameters
+    ----------
+    proposal
+        A `Proposal`: the move each chain tries at each step.
+    steps, chains
+        Steps per chain, and how many chains run side by side (one batched objective call per step).
+    burn_in, thin
+        Steps dropped before samples are kept, and keep every `thin`-th step after that.
+    seed
+        Seed of the run's random stream: the same seed gives the same run.
+    temperature
+        T of the target.
+    """
 
     def __init__(self, proposal, steps: int, chains: int = 1, burn_in: int = 0, thin: int = 1,
                  temperature: float = 1.0, seed: int = 0):

@@ -29,7 +29,23 @@ def check_ladder(temperatures) -> list[float]:
 
 
 class ParallelTempering(MarkovSampler):
-    """`chains` replicas at each temperature; replica r runs at ladder[r // chains]."""
+    """`chains` replicas at each temperature; replica r runs at ladder[r // chains].
+
+    Parameters
+    ----------
+    proposal
+        A `Proposal`: the move each replica tries at each step.
+    temperatures
+        The ladder, starting at 1 (whose replicas are the samples).
+    steps, chains
+        Steps per chain, and how many chains run side by side (one batched objective call per step).
+    burn_in, thin
+        Steps dropped before samples are kept, and keep every `thin`-th step after that.
+    seed
+        Seed of the run's random stream: the same seed gives the same run.
+    swap_every
+        Steps between attempts to swap neighbouring temperatures.
+    """
 
     def __init__(self, proposal, temperatures, steps: int, chains: int = 1, burn_in: int = 0, thin: int = 1,
                  seed: int = 0, swap_every: int = 1):

@@ -25,7 +25,23 @@ ROUNDING = 1e-9     # a ratio above the bound by less than this is floating-poin
 
 
 class RejectionSampler:
-    """Independent samples of exp(−E) from draws of q, with log M = `log_bound`."""
+    """Independent samples of exp(−E) from draws of q, with log M = `log_bound`.
+
+    Parameters
+    ----------
+    q
+        A `SequenceDistribution` (`LMSampler`, `UniformSequences`) with `sample(n, generator)`.
+    log_bound
+        log M with exp(−E(x)) ≤ M · q(x) for every x: a draw is kept with probability exp(−E) / (M q).
+    num_samples
+        Accepted samples wanted.
+    seed
+        Seed of the run's random stream.
+    batch_size
+        Draws of q per batch (one objective call each).
+    max_draws
+        Stop after this many draws, with a warning, if fewer samples were accepted (None: 1000 per sample).
+    """
 
     def __init__(self, q, log_bound: float, num_samples: int, seed: int = 0, batch_size: int = 1024,
                  max_draws: int | None = None):

@@ -16,7 +16,21 @@ from .base import MarkovSampler
 
 
 class SimulatedAnnealing(MarkovSampler):
-    """MH with temperature `schedule(step, steps)`; `result.best` is the answer."""
+    """MH with temperature `schedule(step, steps)`; `result.best` is the answer.
+
+    Parameters
+    ----------
+    proposal
+        A `Proposal`: the move each chain tries at each step.
+    schedule
+        Maps (step, steps) to a temperature (`ts.schedules`).
+    steps, chains
+        Steps per chain, and how many chains run side by side (one batched objective call per step).
+    burn_in, thin
+        Steps dropped before samples are kept, and keep every `thin`-th step after that.
+    seed
+        Seed of the run's random stream: the same seed gives the same run.
+    """
 
     def __init__(self, proposal, schedule: Callable[[int, int], float], steps: int, chains: int = 1,
                  seed: int = 0, burn_in: int = 0, thin: int = 1):
