@@ -30,7 +30,13 @@ def _progress(step: int, total_steps: int) -> float:
 
 @dataclass(frozen=True)
 class Constant(Schedule):
-    """T stays at `temperature`; Constant(0) is hill climbing."""
+    """T stays at `temperature`; Constant(0) is hill climbing.
+
+    Parameters
+    ----------
+    temperature
+        T at every step (>= 0).
+    """
     temperature: float
 
     def __post_init__(self):
@@ -42,7 +48,13 @@ class Constant(Schedule):
 
 @dataclass(frozen=True)
 class Linear(Schedule):
-    """T falls in a straight line from `start` at the first step to `end` (may be 0) at the last."""
+    """T falls in a straight line from `start` at the first step to `end` (may be 0) at the last.
+
+    Parameters
+    ----------
+    start, end
+        T at the first and at the last step (start > 0, 0 <= end <= start).
+    """
     start: float
     end: float = 0.0
 
@@ -58,7 +70,13 @@ class Linear(Schedule):
 
 @dataclass(frozen=True)
 class Exponential(Schedule):
-    """Geometric cooling from `start` to `end` (> 0): T = start · (end/start)^(step/(steps−1))."""
+    """Geometric cooling from `start` to `end` (> 0): T = start · (end/start)^(step/(steps−1)).
+
+    Parameters
+    ----------
+    start, end
+        T at the first and at the last step (0 < end <= start).
+    """
     start: float
     end: float
 
@@ -74,7 +92,13 @@ class Exponential(Schedule):
 
 @dataclass(frozen=True)
 class Logarithmic(Schedule):
-    """The classic slow schedule T = start · log 2 / log(step + 2), which starts at `start`."""
+    """The classic slow schedule T = start · log 2 / log(step + 2), which starts at `start`.
+
+    Parameters
+    ----------
+    start
+        T at the first step (> 0); it then falls as 1 / log(step + 2), whatever the number of steps.
+    """
     start: float
 
     def __post_init__(self):

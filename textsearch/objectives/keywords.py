@@ -73,6 +73,19 @@ class Keywords(Objective):
     Energy: `inf` when any keyword is missing if `hard`, else `weight` × the number of
     missing keywords; 0 when all are present. `tokenizer` gives token ids their text
     when this term is used alone; in a sum, the language model's tokenizer serves.
+
+    Parameters
+    ----------
+    words
+        The keywords, a list of strings; a keyword given twice (in any case) counts once.
+    hard
+        True: energy inf when any keyword is missing; False: `weight` per missing keyword.
+    inflections
+        Match any inflected form of each word (see `word_forms`); False: the word as given.
+    weight
+        Energy per missing keyword when not `hard`.
+    tokenizer
+        Gives token ids their text when this term is used alone (in a sum, the language model's serves).
     """
 
     def __init__(self, words: Sequence[str], hard: bool = True, inflections: bool = True,

@@ -18,6 +18,20 @@ class LengthPrior(Objective):
     the batch's differ, else the batch's own ids). As a density this is a Laplace
     prior on the length, cut to the bounds. Without `target` the term only enforces
     the bounds.
+
+    Parameters
+    ----------
+    min_len, max_len
+        Lengths outside these bounds (inclusive) get energy inf; None: no bound on that side.
+    target
+        The preferred length; None: the term only enforces the bounds.
+    weight
+        Energy per unit of distance from `target`.
+    unit
+        "words" (of the decoded text, each CJK character one) or "tokens".
+    tokenizer
+        With unit="tokens", count ids of this tokenizer; it also gives token ids their text when
+        this term is used alone (None: the batch's own ids and tokenizer).
     """
 
     def __init__(self, min_len: int | None = None, max_len: int | None = None, target: int | None = None,

@@ -22,6 +22,13 @@ class MLMEnergy(Objective):
     A sequence of n tokens costs n masked rows; all rows of all sequences go to the
     model in one call. An empty sequence gets `inf` (nothing to score would
     otherwise mean the lowest energy).
+
+    Parameters
+    ----------
+    mlm
+        The masked language model that scores each position; its tokenizer becomes the term's.
+    kind
+        "pll" (negative pseudo-log-likelihood) or "raw" (negative raw logits, not normalised).
     """
 
     def __init__(self, mlm, kind: str = "pll"):

@@ -20,6 +20,18 @@ class RepetitionPenalty(Objective):
     Counted over words of the decoded text (`unit="words"`, case-insensitive) or over
     token ids (`unit="tokens"`, of `tokenizer` when given). "the cat saw the cat" has
     one repeated bigram; n=1 counts repeated words.
+
+    Parameters
+    ----------
+    n
+        The n-gram size (1: repeated words or tokens).
+    weight
+        Energy per repeated n-gram.
+    unit
+        "words" (of the decoded text, case-insensitive) or "tokens".
+    tokenizer
+        With unit="tokens", count ids of this tokenizer; it also gives token ids their text when
+        this term is used alone (None: the batch's own ids and tokenizer).
     """
 
     def __init__(self, n: int = 2, weight: float = 1.0, unit: str = "words", tokenizer=None):

@@ -43,6 +43,11 @@ class SentenceForm(Objective):
     sentence's last full stop, and a prompted draft may run on into a second sentence.
     This term charges `weight` for each broken end and each extra sentence.
     It reads the decoded text; scripts with no case count any letter as a capital.
+
+    Parameters
+    ----------
+    weight
+        Energy per broken start or end and per sentence after the first.
     """
 
     def __init__(self, weight: float = 4.0):

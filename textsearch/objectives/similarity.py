@@ -18,6 +18,20 @@ class Similarity(Objective):
     loaded model between terms. The term reads text only: the encoder tokenizes the
     decoded text itself, so `self.tokenizer` stays the one that gives token ids their
     text (`tokenizer=`, or the language model's in a sum), never the encoder's.
+
+    Parameters
+    ----------
+    text
+        The reference text (not empty).
+    model
+        None (the packaged all-MiniLM-L6-v2), a local directory or cached HF id of an encoder, or a
+        loaded `SentenceEncoder` to share.
+    weight
+        Scales the cosine distance.
+    tokenizer
+        Gives token ids their text when this term is used alone (never the encoder's).
+    device
+        Where a newly loaded encoder runs ("auto": CUDA when present, else CPU); unused for a `SentenceEncoder`.
     """
 
     def __init__(self, text: str, model: str | SentenceEncoder | None = None, weight: float = 1.0,

@@ -52,6 +52,15 @@ class Candidates:
     log-probability −inf. `top_k=None` takes every ordinary token. With top_p < 1 a slot's
     set stops once it holds top_p of the model's probability (nucleus), at most top_k
     tokens: a peaked distribution then costs few candidates.
+
+    Parameters
+    ----------
+    model
+        A `LanguageModel` (scores from the slot's prefix) or a `MaskedLanguageModel` (from the slot masked).
+    top_k
+        Tokens in a slot's candidate set, at most the number of ordinary tokens (None: all of them).
+    top_p
+        A slot's set ends once it holds this much of the model's probability (1: always top_k tokens).
     """
 
     def __init__(self, model, top_k: int | None, top_p: float = 1.0):

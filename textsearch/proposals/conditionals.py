@@ -31,7 +31,15 @@ from .weighted_choice import WeightedChoice, conditional_log_probs
 
 
 class ExactConditional(Conditional):
-    """The exact conditional of the target at one position, by scoring every token there."""
+    """The exact conditional of the target at one position, by scoring every token there.
+
+    Parameters
+    ----------
+    vocab_size
+        Number of token ids: every id 0 .. vocab_size − 1 is scored at the position (chains × V sequences).
+    tokenizer
+        Turns the run's text into token ids and back (None: the objective's tokenizer).
+    """
 
     def __init__(self, vocab_size: int, tokenizer=None):
         self.vocab_size = check_vocab_size(vocab_size, least=1)
@@ -58,7 +66,17 @@ class ExactConditional(Conditional):
 
 
 class TopKConditional(Conditional):
-    """Replace the token at a given position, drawn by sentence energy among the LM's top-K."""
+    """Replace the token at a given position, drawn by sentence energy among the LM's top-K.
+
+    Parameters
+    ----------
+    model
+        A causal or masked language model that shortlists the tokens at the position.
+    top_k
+        Candidate tokens at the position, each scored by the target (None: every ordinary token).
+    uniform_mix
+        ε: the probability of a uniform ordinary token instead of a candidate, which keeps the way back open.
+    """
 
     def __init__(self, model, top_k: int | None = TOP_K, uniform_mix: float = 0.01):
         self.choice = WeightedChoice(model, top_k, uniform_mix)
@@ -84,7 +102,19 @@ class TopKConditional(Conditional):
 
 
 class MLMConditional(Conditional):
-    """Draw the token at a position from the MLM at a [MASK] there (temperature, optional top-k)."""
+    """Draw the token at a position from the MLM at a [MASK] there (temperature, optional top-k).
+
+    Parameters
+    ----------
+    mlm
+        The masked language model read at a [MASK] put at the position.
+    top_k
+        Keep only the MLM's top_k tokens there, renormalised (None: every ordinary token).
+    temperature
+        Divides the MLM's logits before the draw (the MLM's own temperature, not the target's T).
+    mh_correction
+        False: every draw is taken (approximate Gibbs); True: the MH rule corrects the draws toward the target.
+    """
 
     def __init__(self, mlm, top_k: int | None = None, temperature: float = 1.0, mh_correction: bool = False):
         if not temperature > 0:

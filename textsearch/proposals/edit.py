@@ -51,6 +51,25 @@ class EditProposal(Proposal):
     candidates once they hold that much of the model's probability (at most top_k): the
     set depends on the slot's context alone, so the exact mode stays exact. `uniform_mix`
     is ε of the exact mode (cgmh uses none). `max_len=None` leaves the length unbounded above.
+
+    Parameters
+    ----------
+    model
+        A causal or masked language model that shortlists the tokens for each slot.
+    top_k
+        Candidate tokens per slot, each scored by the objective (None: every ordinary token).
+    p_replace, p_insert, p_delete
+        Probabilities of the three operations (>= 0, summing to 1); the exact mode renormalises
+        them over the operations allowed at each state.
+    mode
+        "exact" (MH samples the target exactly) or "cgmh" (CGMH's published acceptance rules, approximate).
+    uniform_mix
+        ε: the probability of a uniform ordinary token instead of a candidate, which keeps every
+        reverse move possible (exact mode only).
+    min_len, max_len
+        Bounds on the length in tokens, both inclusive (max_len None: no upper bound); start inside them.
+    top_p
+        A slot's candidates end once they hold this much of the model's probability (1: all top_k).
     """
 
     def __init__(self, model, top_k: int | None = TOP_K, p_replace: float = 1 / 3, p_insert: float = 1 / 3,

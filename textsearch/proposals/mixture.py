@@ -45,7 +45,13 @@ class Combined(Proposal):
 
 
 class Mixture(Combined):
-    """Each step, one component drawn with probability ∝ its weight: Mixture([(P1, 0.7), (P2, 0.3)])."""
+    """Each step, one component drawn with probability ∝ its weight: Mixture([(P1, 0.7), (P2, 0.3)]).
+
+    Parameters
+    ----------
+    components
+        (proposal, weight) pairs, weights > 0; they need not sum to 1.
+    """
 
     def __init__(self, components: list[tuple[Proposal, float]]):
         pairs = list(components)
@@ -63,7 +69,13 @@ class Mixture(Combined):
 
 
 class Cycle(Combined):
-    """The components in turn: step t uses component t mod n."""
+    """The components in turn: step t uses component t mod n.
+
+    Parameters
+    ----------
+    components
+        The proposals, in the order they take turns.
+    """
 
     def propose(self, states: list[State], energies: torch.Tensor, target: Target) -> Move:
         return self.proposals[target.step % len(self.proposals)].propose(states, energies, target)

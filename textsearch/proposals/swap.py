@@ -17,7 +17,13 @@ from .base import Move, Proposal
 
 
 class Swap(Proposal):
-    """Pick two distinct editable positions uniformly and exchange their tokens."""
+    """Pick two distinct editable positions uniformly and exchange their tokens.
+
+    Parameters
+    ----------
+    tokenizer
+        Turns the run's text into token ids and back (None: the objective's tokenizer).
+    """
 
     def __init__(self, tokenizer=None):
         self.tokenizer = tokenizer

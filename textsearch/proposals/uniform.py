@@ -39,7 +39,17 @@ def check_lengths(low, high) -> tuple[int, int]:
 
 
 class UniformSequences(SequenceDistribution):
-    """q over sequences of `length` tokens (an int, or a (min, max) pair, both inclusive)."""
+    """q over sequences of `length` tokens (an int, or a (min, max) pair, both inclusive).
+
+    Parameters
+    ----------
+    vocab_size
+        Tokens are drawn uniformly from the ids 0 .. vocab_size − 1.
+    length
+        An int (a fixed length) or a (min, max) pair, both inclusive: the length is uniform over it.
+    tokenizer
+        Turns the run's text into token ids and back (None: the objective's tokenizer).
+    """
 
     def __init__(self, vocab_size: int, length: int | tuple[int, int], tokenizer=None):
         if not isinstance(vocab_size, int) or vocab_size < 1:
@@ -84,7 +94,15 @@ def other_token(current: int, u: float, vocab_size: int) -> int:
 
 
 class UniformReplace(Proposal):
-    """Symmetric single-site move: one editable position gets another uniform token."""
+    """Symmetric single-site move: one editable position gets another uniform token.
+
+    Parameters
+    ----------
+    vocab_size
+        Number of token ids (at least 2): the new token is uniform over the ids other than the current one.
+    tokenizer
+        Turns the run's text into token ids and back (None: the objective's tokenizer).
+    """
 
     def __init__(self, vocab_size: int, tokenizer=None):
         self.vocab_size = check_vocab_size(vocab_size)
@@ -119,7 +137,20 @@ def equal_run(state: State, i: int) -> int:
 
 
 class UniformEdit(Proposal):
-    """Insert / delete / replace one token with uniform choices, counting every probability."""
+    """Insert / delete / replace one token with uniform choices, counting every probability.
+
+    Parameters
+    ----------
+    vocab_size
+        Number of token ids (at least 2): inserted and replacing tokens are uniform over them.
+    min_len, max_len
+        Bounds on the length in tokens, both inclusive; states must start inside them.
+    p_replace, p_insert, p_delete
+        Relative weights of the operations (>= 0, not all 0; insert and delete both positive or
+        both 0), renormalised over the operations allowed at each state.
+    tokenizer
+        Turns the run's text into token ids and back (None: the objective's tokenizer).
+    """
 
     def __init__(self, vocab_size: int, min_len: int, max_len: int, p_replace: float = 1 / 3,
                  p_insert: float = 1 / 3, p_delete: float = 1 / 3, tokenizer=None):
