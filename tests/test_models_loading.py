@@ -1,6 +1,7 @@
 """Model resolution and the conversion cache, with tiny models and fake conversions."""
 import importlib.metadata
 import os
+import time
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -48,7 +49,48 @@ def test_an_entry_is_built_once(cache):
     second = model_cache.cached_dir("m", build)
     assert first == second == cache / "m" and len(builds) == 1
     assert (first / "weights").read_text() == "w"
-    assert os.listdir(cache) == ["m"]                       # no partial directory left behind
+    assert sorted(os.listdir(cache)) == ["m"]               # no partial directory left behind
+
+
+@pytest.mark.parametrize("harm", ["truncate", "overwrite", "delete", "manifest"])
+def test_a_damaged_entry_is_converted_again(cache, harm):
+    builds = []
+
+    def build(out: Path):
+        builds.append(out)
+        (out / "weights").write_bytes(bytes(range(256)) * 4096)        # 1 MiB: the samples cover part of it
+
+    entry = model_cache.cached_dir("m", build)
+    weights = entry / "weights"
+    if harm == "truncate":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif harm == "overwrite":                                          # same size, other bytes
+        weights.write_bytes(os.urandom(weights.stat().st_size))
+    elif harm == "delete":
+        weights.unlink()
+    else:
+        (entry / model_cache.MANIFEST).unlink()
+    with pytest.warns(UserWarning, match=f"the model cache {entry} is damaged"):
+        again = model_cache.cached_dir("m", build)
+    assert again == entry and len(builds) == 2
+    assert weights.read_bytes() == bytes(range(256)) * 4096
+    model_cache.cached_dir("m", build)                                  # whole again: no third build
+    assert len(builds) == 2
+
+
+def test_leftovers_of_ended_builds_are_removed_and_running_ones_kept(cache):
+    cache.mkdir()
+    import subprocess
+    import sys
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = cache / f".m{model_cache.PARTIAL}{int(ended.stdout)}-x1"
+    alive = cache / f".m{model_cache.PARTIAL}{os.getpid()}-x2"
+    old = cache / f".m{model_cache.PARTIAL}abc"                        # no pid in its name, older than us
+    for path in (dead, alive, old):
+        path.mkdir()
+    os.utime(old, (1, 1))
+    model_cache.cached_dir("n", lambda out: (out / "weights").write_text("w"))
+    assert sorted(os.listdir(cache)) == sorted(["n", alive.name])
 
 
 def test_a_failed_build_leaves_nothing_to_load(cache):
@@ -142,11 +184,29 @@ def test_bad_paths_give_one_line_errors(tmp_path):
         assert "\n" not in str(error.value)
 
 
-def test_an_unreachable_hub_id_gives_a_one_line_error(monkeypatch):
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ValueError, match="cannot load model 'no-such-org/no-such-model'") as error:
+@pytest.mark.parametrize("offline", [True, False])
+def test_an_unknown_hub_id_fails_at_once_when_the_hub_is_out_of_reach(monkeypatch, offline):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(models, "_reachable", lambda url, seconds=2.0: False)
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="unknown model 'no-such-org/no-such-model': not a built-in name") as error:
         ts.load_lm("no-such-org/no-such-model", device="cpu")
-    assert "\n" not in str(error.value)
+    assert "\n" not in str(error.value) and time.perf_counter() - started < 1
+
+
+def test_a_damaged_cached_model_names_the_entry_to_delete(cache, tmp_path, tiny_lm, monkeypatch):
+    monkeypatch.setattr(models, "_convert_gguf", lambda gguf, out, bos_token=None: save_tiny(tiny_lm, out))
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF")
+    entry = Path(models._resolve(str(gguf))[0])
+    weights = entry / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[:8] = (10 ** 12).to_bytes(8, "little")                      # a header length no file has
+    weights.write_bytes(bytes(data))
+    model_cache.write_manifest(entry)            # as if damaged where no sample reads: the manifest holds
+    with pytest.raises(ValueError, match="may be damaged: delete it") as error:
+        ts.load_lm(str(gguf), device="cpu")
+    assert str(entry) in str(error.value) and "\n" not in str(error.value)
 
 
 def test_load_mlm_refuses_the_builtin_causal_lms():

@@ -12,9 +12,13 @@ import argparse
 import json
 import os
 import sys
+import warnings
+from contextlib import contextmanager
 from typing import Callable, Sequence
 
-from .tasks import batch
+from . import __version__
+from .threads import thread_policy
+from .tasks import batch, locking, provenance
 from .tasks import keywords as task
 
 USAGE_ERROR = 2
@@ -52,10 +56,15 @@ def build_parser() -> Parser:
     k.add_argument("--seed", type=int, default=0, help="same seed, same sentences (default 0)")
     k.add_argument("--model", default=None, help="HF id, local directory or .gguf (default: the embedded SmolLM2-135M)")
     k.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    k.add_argument("--threads", type=positive, default=None,
+                   help="CPU threads (default: the cores other processes leave idle, measured again between "
+                        "packs; OMP_NUM_THREADS is respected)")
     k.add_argument("--json", action="store_true", help="one JSON object per result")
     k.add_argument("--trace", action="store_true", help="show the search: step, operation, sentence")
     k.add_argument("--input", metavar="FILE", help="concept sets, one per line (words, or CommonGen jsonl)")
     k.add_argument("--output", metavar="OUT.jsonl", help="results of --input, appended; a restart resumes")
+    k.add_argument("--force-resume", action="store_true",
+                   help="resume an --output that was started with other settings (its lines then mix them)")
     k.add_argument("--pack", type=positive, default=task.PACK,
                    help=f"--input sets whose drafts share forwards: faster, and a set's sentence may then "
                         f"differ from a run alone by float rounding (default {task.PACK})")
@@ -90,11 +99,12 @@ def load_generator(args: argparse.Namespace, device: str) -> task.KeywordsToSent
 def main(argv: Sequence[str] | None = None,
          make_generator: Callable[[argparse.Namespace, str], object] = load_generator) -> int:
     """Entry point; `make_generator(args, device)` gives an object with `check(words)`,
-    `__call__(words, num=, seed=, trace=)` returning results with `.record()` and `.trace`, and
-    `generate(sets, num=, seed=)` returning such results per set."""
+    `__call__(words, num=, seed=, trace=, progress=)` returning results with `.record()` and `.trace`, and
+    `generate(sets, num=, seed=)` returning such results per set, and `settings()` (what shapes them)."""
     try:
         args = build_parser().parse_args(argv)
-        return keywords_command(args, make_generator)
+        with quiet_libraries(), thread_policy(args.threads) as adapt:
+            return keywords_command(args, make_generator, adapt)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -103,7 +113,22 @@ def main(argv: Sequence[str] | None = None,
         return 130
 
 
-def keywords_command(args: argparse.Namespace, make_generator) -> int:
+@contextmanager
+def quiet_libraries():
+    """Within the command: no loading bars from transformers (ours stay), and warnings as one line each."""
+    from transformers.utils import logging as transformers_logging
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *rest, **options: print(f"warning: {message}", file=sys.stderr)
+        try:
+            yield
+        finally:
+            if bars:
+                transformers_logging.enable_progress_bar()
+
+
+def keywords_command(args: argparse.Namespace, make_generator, adapt=lambda: None) -> int:
     if args.input is None and args.output is not None:
         raise UsageError("--output needs --input (give the concept sets to run)")
     if args.input is not None:
@@ -113,14 +138,15 @@ def keywords_command(args: argparse.Namespace, make_generator) -> int:
             raise UsageError("--input needs --output OUT.jsonl (results are appended there, so a restart resumes)")
         if args.trace:
             raise UsageError("--trace shows one search; it does not combine with --input")
-        return batch_command(args, make_generator)
+        return batch_command(args, make_generator, adapt)
     try:
         task.validate_keywords(args.words)              # before the model loads: bad input fails fast
     except ValueError as error:
         raise UsageError(str(error)) from None
     generator = build(make_generator, args, resolve_device(args.device))
     try:
-        results = generator(args.words, num=args.num, seed=args.seed, trace=args.trace)
+        results = generator(args.words, num=args.num, seed=args.seed, trace=args.trace,
+                            progress=sys.stderr.isatty())
     except ValueError as error:
         raise UsageError(str(error)) from None
     for result in results:
@@ -136,26 +162,41 @@ def keywords_command(args: argparse.Namespace, make_generator) -> int:
     return 0
 
 
-def batch_command(args: argparse.Namespace, make_generator) -> int:
+def batch_command(args: argparse.Namespace, make_generator, adapt=lambda: None) -> int:
+    """Input read and output locked before the model loads, so a bad path fails at once."""
     with batch.process_group() as (rank, world, barrier):
-        generator = build(make_generator, args, resolve_device(args.device, rank if world > 1 else None))
         try:
-            sets, errors = batch.read_concept_sets(args.input, generator.check)
+            sets, errors = batch.read_concept_sets(args.input, task.validate_keywords)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        if rank == 0:
-            for message in errors:
-                print(f"error: {message}", file=sys.stderr)
-
-        def generate(packed: list[list[str]]) -> list[list[dict]]:
-            return [[r.record() for r in results] for results in generator.generate(packed, num=args.num, seed=args.seed)]
-
+        writes = ([args.output] if rank == 0 else []) + ([batch.part_path(args.output, rank)] if world > 1 else [])
         try:
-            batch.run_batch(sets, args.output, generate, num=args.num, pack=args.pack, rank=rank, world=world,
-                            barrier=barrier, progress=sys.stderr.isatty())
+            with locking.exclusive(writes):
+                generator = build(make_generator, args, resolve_device(args.device, rank if world > 1 else None))
+                sets, unusable = batch.usable(sets, generator.check, args.input)
+                errors += unusable               # lines the model cannot take, after the malformed ones
+                if rank == 0:
+                    for message in errors:
+                        print(f"error: {message}", file=sys.stderr)
+                    provenance.check_settings(args.output, batch_settings(args, generator), args.force_resume)
+                barrier()                       # the settings are checked before any rank writes
+
+                def generate(packed: list[list[str]]) -> list[list[dict]]:
+                    adapt()                     # the thread count follows the machine's load
+                    return [[r.record() for r in results]
+                            for results in generator.generate(packed, num=args.num, seed=args.seed)]
+
+                batch.run_batch(sets, args.output, generate, num=args.num, pack=args.pack, rank=rank, world=world,
+                                barrier=barrier, progress=sys.stderr.isatty())
         except (ValueError, OSError) as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(first_line(error)) from None
     return USAGE_ERROR if errors else 0
+
+
+def batch_settings(args: argparse.Namespace, generator) -> dict:
+    """What shapes a batch output's lines besides its input: a resume must match them."""
+    return {"textsearch": __version__, "seed": args.seed, "num": args.num, "pack": args.pack,
+            **generator.settings()}
 
 
 def build(make_generator, args: argparse.Namespace, device: str):

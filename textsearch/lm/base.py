@@ -6,6 +6,7 @@ stays under a token budget, so memory is bounded whatever the batch size.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -120,6 +121,19 @@ class BaseLM:
     def taking_turns(self) -> Iterator[InTurn]:
         """Within the block, `turns.run(functions)` runs several searches; here one after the other."""
         yield InTurn()
+
+    def fingerprint(self) -> str:
+        """A short hash of the model's weights (64 values of each tensor) and vocabulary: the same for one
+        model loaded twice, different for another, so a batch output can tell whose lines it holds."""
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(type(self.model).__name__.encode())
+        for name, tensor in self.model.state_dict().items():
+            flat = tensor.detach().reshape(-1)
+            picks = flat[torch.linspace(0, flat.numel() - 1, min(64, flat.numel())).long()] if flat.numel() else flat
+            digest.update(f"{name}{tuple(tensor.shape)}".encode())
+            digest.update(picks.to("cpu", torch.float64).numpy().tobytes())
+        digest.update("\n".join(sorted(self.tokenizer.get_vocab())).encode())
+        return digest.hexdigest()
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, no special tokens."""

@@ -17,7 +17,7 @@ import torch
 
 from .base import pick_device
 from .causal import CausalLM
-from .disk_cache import cached_dir
+from .disk_cache import cached_dir, is_cached
 from .masked import MaskedLM
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ BUILTIN_MODELS = {
                                 _assembled_gemma),
 }
 DEFAULT_LM = "smollm2-135m"
-CONVERSION_FORMAT = 1      # part of every cache key: a changed conversion never reads an old entry
+CONVERSION_FORMAT = 2      # part of every cache key: a changed conversion never reads an old entry (2: manifests)
 
 
 def read_gguf(gguf: Path, bos_token: str | None = None):
@@ -105,26 +105,63 @@ def _gguf_file_dir(path: Path) -> Path:
     return cached_dir(f"gguf-{path.stem}-{digest}-f{CONVERSION_FORMAT}", lambda out: _convert_gguf(path, out))
 
 
+def _hub_id(name: str) -> bool:
+    """Whether the HF id `name` is in the local Hugging Face cache (load it from there); a ValueError at
+    once when it is not and the hub cannot be reached, instead of a minute of retries."""
+    from huggingface_hub import constants, try_to_load_from_cache
+    try:
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return True
+    except ValueError:                            # not even the shape of a hub id
+        pass
+    else:
+        if not constants.HF_HUB_OFFLINE and _reachable(constants.ENDPOINT):
+            return False
+    raise ValueError(f"unknown model {name!r}: not a built-in name ({', '.join(BUILTIN_MODELS)}), a local path, "
+                     f"or a Hugging Face id in the local cache, and {constants.ENDPOINT} cannot be reached to "
+                     "download it")
+
+
+def _reachable(url: str, seconds: float = 2.0) -> bool:
+    """Whether a TCP connection to `url`'s host opens within `seconds` (a DNS lookup that hangs included)."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    opened = threading.Event()
+
+    def connect() -> None:
+        try:
+            socket.create_connection((parts.hostname, port), timeout=seconds).close()
+            opened.set()
+        except OSError:
+            pass
+
+    threading.Thread(target=connect, daemon=True).start()
+    return opened.wait(seconds)
+
+
 def _looks_like_path(name: str) -> bool:
     return name.endswith(".gguf") or name.startswith(("/", "./", "../", "~")) or Path(name).exists()
 
 
-def _resolve(name_or_path: str | Path) -> str:
-    """A local directory or a HF id that `from_pretrained` can open."""
+def _resolve(name_or_path: str | Path) -> tuple[str, bool]:
+    """A local directory or a HF id that `from_pretrained` can open, and whether it opens offline."""
     name = str(name_or_path)
     if name in BUILTIN_MODELS:
-        return str(builtin_dir(name))
+        return str(builtin_dir(name)), True
     if not _looks_like_path(name):
-        return name
+        return name, _hub_id(name)
     path = Path(name).expanduser()
     if not path.exists():
         raise ValueError(f"no model at {path}: expected a model directory or a .gguf file")
     if path.is_file() and path.suffix == ".gguf":
-        return str(_gguf_file_dir(path))
+        return str(_gguf_file_dir(path)), True
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ValueError(f"{path} holds no config.json, so it is not a Hugging Face model directory")
-        return str(path)
+        return str(path), True
     raise ValueError(f"{path} is neither a model directory nor a .gguf file")
 
 
@@ -141,14 +178,15 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:
 
 def _load(auto_class_name: str, name_or_path, device, dtype):
     import transformers
-    torch_dtype, source = _dtype(dtype), _resolve(name_or_path)
+    torch_dtype, (source, offline) = _dtype(dtype), _resolve(name_or_path)
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-        model = getattr(transformers, auto_class_name).from_pretrained(source, dtype=torch_dtype)
-    except (OSError, ValueError) as error:        # hub, file and format errors, often many lines long
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        model = getattr(transformers, auto_class_name).from_pretrained(source, dtype=torch_dtype,
+                                                                       local_files_only=offline)
+    except Exception as error:                    # hub, file and format errors, often many lines long
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"cannot load model {name_or_path!r} (not a built-in name, local path or reachable "
-                         f"Hugging Face id; built-ins: {', '.join(BUILTIN_MODELS)}): {first_line}") from None
+        damaged = f"; the cached copy {source} may be damaged: delete it" if is_cached(source) else ""
+        raise ValueError(f"cannot load model {name_or_path!r}: {first_line}{damaged}") from None
     return model.to(pick_device(device)), tokenizer
 
 

@@ -78,10 +78,13 @@ class Objective:
         return nullcontext()
 
     def __call__(self, items) -> torch.Tensor:
-        """Energies of texts, token-id lists or a Batch; NaN is an error."""
+        """Energies of texts, token-id lists or a Batch; NaN and −inf are errors."""
         energies = self.energy(Batch.of(items, self.tokenizer)).to(torch.float64)
         if torch.isnan(energies).any():
             raise ValueError(f"{self!r} returned NaN energies; return math.inf to forbid a state")
+        if torch.isneginf(energies).any():
+            raise ValueError(f"{self!r} returned -inf energies, which would make a state infinitely likely; "
+                             "return a finite number, or math.inf to forbid a state")
         return energies
 
     def __add__(self, other: "Objective") -> "Objective":
@@ -150,7 +153,13 @@ class FromFunction(Objective):
 
     def energy(self, batch: Batch) -> torch.Tensor:
         values = self.fn(batch.tokens)
-        energies = torch.as_tensor(list(values) if not torch.is_tensor(values) else values, dtype=torch.float64)
+        try:
+            if isinstance(values, (str, bytes)):
+                raise TypeError
+            energies = torch.as_tensor(values if torch.is_tensor(values) else list(values), dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"the energy function must return one number per sequence (a list of floats or a "
+                            f"tensor), got {type(values).__name__}: {str(values)[:60]!r}") from None
         if energies.shape != (len(batch),):
             raise ValueError(f"the energy function returned shape {tuple(energies.shape)} for {len(batch)} sequences")
         return energies

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from typing import Callable
 
 import torch
@@ -127,6 +128,9 @@ class MarkovSampler:
                 callback(step, states, energies, info)
         attach_texts(samples, tokenizer)
         state, energy, chain, step = best
+        if math.isinf(energy):
+            warnings.warn(f"no state met the constraints: all {target.evaluations} states scored had energy inf; "
+                          "start from a state that meets them, or run more steps", RuntimeWarning, stacklevel=3)
         kept = [c for c in range(self.chains) if self.keeps(c)]
         return MarkovResult(
             samples=samples,

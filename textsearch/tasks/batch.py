@@ -57,7 +57,7 @@ def read_concept_sets(path: str, check: Callable[[list[str]], object] = lambda w
     too long); blank lines are skipped.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:       # a byte-order mark is not part of the text
             lines = handle.read().splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read the input file {path!r}: {getattr(error, 'strerror', None) or error}") from None
@@ -73,6 +73,20 @@ def read_concept_sets(path: str, check: Callable[[list[str]], object] = lambda w
             continue
         sets.append(ConceptSet(number, tuple(keywords)))
     return sets, errors
+
+
+def usable(sets: Sequence[ConceptSet], check: Callable[[list[str]], object], path: str
+           ) -> tuple[list[ConceptSet], list[str]]:
+    """The sets that pass `check` (a ValueError for one the generator cannot take), and a message per other."""
+    kept, errors = [], []
+    for concept_set in sets:
+        try:
+            check(list(concept_set.keywords))
+        except ValueError as error:
+            errors.append(f"{path}:{concept_set.line}: {error}")
+            continue
+        kept.append(concept_set)
+    return kept, errors
 
 
 def complete_lines(path: str) -> tuple[list[dict], list[int]]:
@@ -114,7 +128,7 @@ def finished_prefix(path: str, sets: Sequence[ConceptSet], num: int) -> tuple[li
 def finished_parts(output: str, num: int) -> dict[int, list[dict]]:
     """Complete groups of result lines in the part files, by set index."""
     groups: dict[int, list[dict]] = {}
-    for part in sorted(glob.glob(glob.escape(output) + ".part*")):
+    for part in sorted(glob_parts(output)):
         pending: list[dict] = []
         for record in complete_lines(part)[0]:
             pending.append(record)
@@ -122,6 +136,11 @@ def finished_parts(output: str, num: int) -> dict[int, list[dict]]:
                 groups[pending[0]["set"]] = pending
                 pending = []
     return groups
+
+
+def glob_parts(output: str) -> list[str]:
+    """The part files that torchrun ranks write beside `output`."""
+    return glob.glob(glob.escape(output) + ".part*")
 
 
 def truncate(path: str, length: int) -> None:
@@ -160,7 +179,7 @@ def run_batch(sets: Sequence[ConceptSet], output: str, generate: Generate, num: 
     """
     prefix, prefix_length = finished_prefix(output, sets, num)
     done_in_output = len(prefix) // num
-    use_parts = world > 1 or bool(glob.glob(glob.escape(output) + ".part*"))
+    use_parts = world > 1 or bool(glob_parts(output))
     parts = finished_parts(output, num) if use_parts else {}
     done = set(range(done_in_output)) | set(parts)
     packs = [range(start, min(start + pack, len(sets))) for start in range(0, len(sets), pack)]
@@ -206,7 +225,7 @@ def merge(output: str, prefix: list[dict], done: int, parts: dict[int, list[dict
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, output)
-    for part in glob.glob(glob.escape(output) + ".part*"):
+    for part in glob_parts(output):
         os.remove(part)
 
 

@@ -30,6 +30,7 @@ from functools import partial
 from typing import NamedTuple, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from ..objectives import Batch, Fluency, Keywords, RepetitionPenalty, SentenceForm
 from ..objectives.keywords import word_forms
@@ -54,6 +55,7 @@ FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence
 REPETITION_WEIGHT = 2.0   # energy of each repeated word bigram: SLOR finds a repeated phrase predictable
 UNIGRAM = "en"            # SLOR: the fluency credits back each word's unigram log-probability (wordfreq)
 MISSING_COST = 0.5        # draft ranking: nats per token charged for each keyword a draft left out
+MAX_KEYWORDS = 10         # per set: the search time grows steeply with each keyword (15 take minutes)
 PACK = 8                  # batch mode: concept sets whose drafts share forwards
 MAX_LEN = 48              # tokens; the edit proposal never grows a sentence past it
 DRAFT_TOKENS = 24         # new tokens in a prompted draft
@@ -75,9 +77,12 @@ def validate_keywords(words: Sequence[str]) -> list[str]:
     """The keywords, stripped; a ValueError that says what to fix for unusable input."""
     if isinstance(words, str):
         raise TypeError("pass the keywords as a list of strings, e.g. ['dog', 'frisbee']")
-    words = [w.strip() for w in words]
+    words = [w.replace("\ufeff", "").strip() for w in words]      # a byte-order mark is not part of a word
     if not words:
         raise ValueError("no keywords: give one or more, e.g. dog frisbee catch")
+    if len(words) > MAX_KEYWORDS:
+        raise ValueError(f"{len(words)} keywords: at most {MAX_KEYWORDS} per set, since the search time grows "
+                         f"steeply with each one; split them into smaller sets")
     for word in words:
         if not any(ch.isalpha() for ch in word):
             raise ValueError(f"keyword {word!r} has no letters: remove it or give a word")
@@ -131,6 +136,7 @@ class KeywordsToSentence:
             raise ValueError(f"steps, chains, top_k, num_drafts and draft_tokens must be >= 1, "
                              f"got {steps}, {chains}, {top_k}, {num_drafts}, {draft_tokens}")
         self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
+        self.top_k, self.top_p = top_k, top_p
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
         self.num_drafts, self.particles = num_drafts, particles
         self.fluency = Fluency(lm, gamma=gamma, length_norm=True, unigram=unigram)
@@ -140,29 +146,40 @@ class KeywordsToSentence:
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
         self.schedule = Exponential(start_temperature, end_temperature)
 
+    def settings(self) -> dict:
+        """What shapes this generator's sentences besides the keywords and the seed: its search settings
+        and its model (by fingerprint)."""
+        return {"init": self.init, "steps": self.steps, "chains": self.chains, "top_k": self.top_k,
+                "top_p": self.top_p, "max_len": self.max_len, "model": self.lm.fingerprint()}
+
     def check(self, words: Sequence[str]) -> list[str]:
-        """The usable keywords, or a ValueError: none, one without letters, too long for max_len."""
+        """The usable keywords, or a ValueError: none, one without letters, too many, one in a script the
+        model cannot write, too long for max_len."""
         words = validate_keywords(words)
+        for word in words:
+            unwritable(self.lm, word)
         width = len(self.lm.encode(" " + " ".join(words)))
         if width > self.max_len:
             raise ValueError(f"the keywords take {width} tokens, more than the sentence length limit of "
                              f"{self.max_len}: give fewer keywords")
         return words
 
-    def __call__(self, words: Sequence[str], num: int = 1, seed: int = 0, trace: bool = False) -> list[KeywordResult]:
+    def __call__(self, words: Sequence[str], num: int = 1, seed: int = 0, trace: bool = False,
+                 progress: bool = False) -> list[KeywordResult]:
         """`num` sentences, each from its own search seeded by (seed, keywords, index)."""
-        return self.generate([words], num, seed, trace)[0]
+        return self.generate([words], num, seed, trace, progress)[0]
 
     def generate(self, sets: Sequence[Sequence[str]], num: int = 1, seed: int = 0,
-                 trace: bool = False) -> list[list[KeywordResult]]:
+                 trace: bool = False, progress: bool = False) -> list[list[KeywordResult]]:
         """`num` sentences for each concept set, their drafts drawn and ranked in shared forwards: the
         results of one call per set (up to float rounding, which may flip a draw), in less time."""
         checked = [self.check(words) for words in sets]
         jobs = [(words, seed_for(seed, words, i)) for words in checked for i in range(num)]
-        results = self.search_many([words for words, _ in jobs], [s for _, s in jobs], trace)
+        results = self.search_many([words for words, _ in jobs], [s for _, s in jobs], trace, progress)
         return [results[k * num:(k + 1) * num] for k in range(len(checked))]
 
-    def search_many(self, sets: list[list[str]], seeds: list[int], trace: bool = False) -> list[KeywordResult]:
+    def search_many(self, sets: list[list[str]], seeds: list[int], trace: bool = False,
+                    progress: bool = False) -> list[KeywordResult]:
         """One search per set, all in step: their drafts are drawn and ranked together, and their
         searches take turns so that each step scores all sets' candidates in one forward (`lockstep`).
         The model keeps the states of what it scores for these sets alone (the proposal's session),
@@ -174,10 +191,10 @@ class KeywordsToSentence:
                 starts = self.smc_drafts(sets, keywords, seeds)
             elif self.init == "draft":
                 generators = [torch.Generator().manual_seed(phase_seed(seed, "draft")) for seed in seeds]
-                starts = self.drafts(sets, keywords, generators)
+                starts = self.drafts(sets, keywords, generators, progress)
             else:
                 starts = [[self.keyword_start(words, kw)] * self.chains for words, kw in zip(sets, keywords)]
-            searches = [partial(self.search, *job, trace) for job in zip(sets, keywords, starts, seeds)]
+            searches = [partial(self.search, *job, trace, progress and len(sets) == 1) for job in zip(sets, keywords, starts, seeds)]
             if len(searches) == 1:
                 results = [searches[0]()]
             else:
@@ -189,14 +206,14 @@ class KeywordsToSentence:
         return results
 
     def search(self, words: list[str], keywords: Keywords, starts: list[State], seed: int,
-               trace: bool = False) -> KeywordResult:
+               trace: bool = False, progress: bool = False) -> KeywordResult:
         """The annealing search from one start per chain; the lowest-energy sentence it saw."""
         objective = self.sentence_energy(words) + keywords
         start_energies = objective(starts)
         recorder = Recorder(self.lm, starts, start_energies) if trace else None
         sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains,
                                      seed=phase_seed(seed, "search"))
-        best = sampler.run(objective, init=starts, callback=recorder, progress=False).best
+        best = sampler.run(objective, init=starts, callback=recorder, progress=progress).best
         first = int(torch.argmin(start_energies))
         if start_energies[first] <= best.energy:           # the search never beat its start
             best = Sample(list(starts[first].tokens), self.lm.decode(list(starts[first].tokens)),
@@ -254,8 +271,8 @@ class KeywordsToSentence:
         lets the search put words before the first keyword without gluing onto it."""
         return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
 
-    def drafts(self, sets: list[list[str]], keywords: list[Keywords], generators: list[torch.Generator]
-               ) -> list[list[State]]:
+    def drafts(self, sets: list[list[str]], keywords: list[Keywords], generators: list[torch.Generator],
+               progress: bool = False) -> list[list[State]]:
         """Per set, the best of `num_drafts` prompted drafts, one per chain, ranked by the sentence energy
         (all but the keyword constraint) plus `missing_cost` for each keyword left out: a fluent draft
         that misses one keyword often repairs into a better sentence than a clumsy one that has them all.
@@ -273,7 +290,7 @@ class KeywordsToSentence:
             missing = torch.tensor([len(kw.missing(t)) for t in group], dtype=torch.float64)
             order = (energy + self.missing_cost * missing).argsort().tolist()
             chosen += [(group[order[chain % len(group)]], kw) for chain in range(self.chains)]
-        completed = iter(self.completed(chosen))
+        completed = iter(self.completed(chosen, progress))
         states = []
         for words, kw in zip(sets, keywords):
             states.append([])
@@ -283,12 +300,13 @@ class KeywordsToSentence:
                 states[-1].append(locked_state(ids, kw, self.lm.decode) if usable else self.keyword_start(words, kw))
         return states
 
-    def completed(self, drafts: list[tuple[str, Keywords]]) -> list[str]:
+    def completed(self, drafts: list[tuple[str, Keywords]], progress: bool = False) -> list[str]:
         """Each draft with the keywords it missed inserted, one by one (`best_insertions`), all drafts'
-        first missing keyword at once, then all their second, …"""
+        first missing keyword at once, then all their second, … (with many keywords, the long part)."""
         texts = [text for text, _ in drafts]
         missing = [kw.missing(text) for text, kw in drafts]
-        for rank in range(max(map(len, missing), default=0)):
+        ranks = max(map(len, missing), default=0)
+        for rank in tqdm(range(ranks), desc="inserting keywords", disable=not progress or ranks < 2, leave=False):
             todo = [i for i, words in enumerate(missing) if len(words) > rank]
             for i, text in zip(todo, self.best_insertions([(texts[i], missing[i][rank]) for i in todo])):
                 texts[i] = text
@@ -314,6 +332,15 @@ class KeywordsToSentence:
         forms = [[at(words, gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word
                  else [at(words, gap, word)] for words, gap, (_, word) in zip(spaced, gaps, pairs)]
         return [options[best] for options, best in zip(forms, most_fluent(forms))]
+
+
+def unwritable(lm, word: str) -> None:
+    """A ValueError if the model spells `word` with tokens that are not whole characters: a byte-level
+    model without a script's characters spells them byte by byte, and its samples then break
+    characters apart (U+FFFD)."""
+    if any("\ufffd" in lm.decode([i]) for i in lm.encode(" " + word)):
+        raise ValueError(f"keyword {word!r} is in a script this model cannot write (it has no whole tokens "
+                         f"for it): use a multilingual model, e.g. --model gemma3-270m")
 
 
 def trimmed(draft: str) -> str:
