@@ -151,3 +151,17 @@ def test_warnings_are_one_line_each(capsys):
 
     code, _, err = run(["keywords", "dog", *FAST], capsys, Warns())
     assert code == 0 and err.splitlines() == ["warning: the model cache X is damaged (y); converting the model again"]
+
+
+def test_transformers_loading_bars_are_off_within_the_command_and_back_after(capsys):
+    from transformers.utils import logging as transformers_logging
+    seen = []
+
+    class Spy(Generators):
+        def __call__(self, args, device):
+            seen.append(transformers_logging.is_progress_bar_enabled())
+            return super().__call__(args, device)
+
+    assert transformers_logging.is_progress_bar_enabled()
+    assert run(["keywords", "dog", *FAST], capsys, Spy())[0] == 0
+    assert seen == [False] and transformers_logging.is_progress_bar_enabled()

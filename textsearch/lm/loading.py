@@ -129,17 +129,19 @@ def _reachable(url: str, seconds: float = 2.0) -> bool:
     from urllib.parse import urlparse
     parts = urlparse(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    opened = threading.Event()
+    opened = []
 
     def connect() -> None:
         try:
             socket.create_connection((parts.hostname, port), timeout=seconds).close()
-            opened.set()
+            opened.append(True)
         except OSError:
             pass
 
-    threading.Thread(target=connect, daemon=True).start()
-    return opened.wait(seconds)
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return bool(opened)
 
 
 def _looks_like_path(name: str) -> bool:

@@ -31,7 +31,7 @@ def exclusive(paths: list[str]):
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise Busy(f"another textsearch run is writing {path} ): wait for it to finish, "
+                raise Busy(f"another textsearch run is writing {path}: wait for it to finish, "
                            "or choose another --output") from None
             stack.callback(fcntl.flock, handle.fileno(), fcntl.LOCK_UN)
         yield
