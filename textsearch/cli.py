@@ -120,7 +120,7 @@ def quiet_libraries():
     bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()
     with warnings.catch_warnings():
-        warnings.showwarning = lambda message, *rest, **options: print(f"warning: {message}", file=sys.stderr)
+        warnings.showwarning = lambda message, *rest, **options: print(f"warning: {first_line(message)}", file=sys.stderr)
         try:
             yield
         finally:
@@ -170,6 +170,7 @@ def batch_command(args: argparse.Namespace, make_generator, adapt=lambda: None) 
         except ValueError as error:
             raise UsageError(str(error)) from None
         writes = ([args.output] if rank == 0 else []) + ([batch.part_path(args.output, rank)] if world > 1 else [])
+        writes = [locking.lock_path(path) for path in writes]
         try:
             with locking.exclusive(writes):
                 generator = build(make_generator, args, resolve_device(args.device, rank if world > 1 else None))

@@ -63,14 +63,15 @@ def measurable() -> bool:
 @contextmanager
 def thread_policy(threads: int | None) -> Iterator[Callable[[], None]]:
     """Within the block torch uses `threads` threads, or with None as many as there are idle cores
-    (when measurable and OMP_NUM_THREADS is unset); yields `adapt()`, which measures again and
+    (when measurable and neither OMP_NUM_THREADS nor MKL_NUM_THREADS is set), at most torch's own; yields `adapt()`, which measures again and
     follows. The caller's setting is back after the block."""
     before = torch.get_num_threads()
-    cores = IdleCores() if threads is None and measurable() and "OMP_NUM_THREADS" not in os.environ else None
+    chosen = {"OMP_NUM_THREADS", "MKL_NUM_THREADS"} & set(os.environ)
+    cores = IdleCores() if threads is None and measurable() and not chosen else None
 
     def adapt() -> None:
-        if cores is not None:
-            torch.set_num_threads(cores.free())
+        if cores is not None:                     # never more than torch's own (physical cores)
+            torch.set_num_threads(min(before, cores.free()))
 
     try:
         if threads is not None:

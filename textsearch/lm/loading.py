@@ -106,17 +106,18 @@ def _gguf_file_dir(path: Path) -> Path:
 
 
 def _hub_id(name: str) -> bool:
-    """Whether the HF id `name` is in the local Hugging Face cache (load it from there); a ValueError at
-    once when it is not and the hub cannot be reached, instead of a minute of retries."""
+    """Whether to load the HF id `name` offline: when the hub cannot be reached and the id is in the local
+    Hugging Face cache; a ValueError at once when it is not, instead of a minute of retries."""
     from huggingface_hub import constants, try_to_load_from_cache
     try:
-        if isinstance(try_to_load_from_cache(name, "config.json"), str):
-            return True
+        cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
     except ValueError:                            # not even the shape of a hub id
-        pass
-    else:
-        if not constants.HF_HUB_OFFLINE and _reachable(constants.ENDPOINT):
-            return False
+        raise ValueError(f"no model at {name!r}: not a built-in name ({', '.join(BUILTIN_MODELS)}), a local path "
+                         "or a valid Hugging Face id") from None
+    if not constants.HF_HUB_OFFLINE and _reachable(constants.ENDPOINT):
+        return False                              # online: a partly downloaded model completes
+    if cached:
+        return True
     raise ValueError(f"unknown model {name!r}: not a built-in name ({', '.join(BUILTIN_MODELS)}), a local path, "
                      f"or a Hugging Face id in the local cache, and {constants.ENDPOINT} cannot be reached to "
                      "download it")

@@ -7,12 +7,23 @@ never leaves a stale lock behind. Where flock does not exist (Windows) there is 
 """
 from __future__ import annotations
 
+import errno
+import warnings
 from contextlib import ExitStack, contextmanager
 
 try:
     import fcntl
 except ImportError:                       # pragma: no cover - not on POSIX
     fcntl = None
+
+
+SUFFIX = ".lock"
+UNLOCKABLE = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
+
+
+def lock_path(output: str) -> str:
+    """The file a writer of `output` locks: beside it, never replaced (a merge replaces the output)."""
+    return output + SUFFIX
 
 
 class Busy(ValueError):
@@ -31,8 +42,14 @@ def exclusive(paths: list[str]):
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise Busy(f"another textsearch run is writing {path}: wait for it to finish, "
-                           "or choose another --output") from None
+                raise Busy(f"another textsearch run is writing {path.removesuffix(SUFFIX)}: wait for it to "
+                           "finish, or choose another --output") from None
+            except OSError as error:              # a filesystem without locks (some NFS, Lustre, FUSE mounts)
+                if error.errno not in UNLOCKABLE:
+                    raise
+                warnings.warn(f"{path}: this filesystem cannot lock files, so a second run on the same "
+                              "output would not be stopped", stacklevel=3)
+                continue
             stack.callback(fcntl.flock, handle.fileno(), fcntl.LOCK_UN)
         yield
 

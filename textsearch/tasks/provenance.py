@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 from .batch import complete_lines, glob_parts
 
@@ -25,9 +26,11 @@ def check_settings(output: str, settings: dict, force: bool = False) -> None:
     path = settings_path(output)
     if started and not force:
         recorded = read_settings(path)
-        if recorded is None:
-            raise ValueError(f"{output} holds results but no record of their settings ({path}): "
-                             "choose another --output, or pass --force-resume to add to it anyway")
+        if recorded is None:              # an output from before settings were recorded
+            warnings.warn(f"{output} holds results but no record of their settings: resuming with these, "
+                          f"recorded in {path} from now on", stacklevel=2)
+            write_settings(path, settings)
+            return
         changed = [f"{key} {recorded.get(key)!r} -> {settings.get(key)!r}"
                    for key in sorted(set(recorded) | set(settings)) if recorded.get(key) != settings.get(key)]
         if changed:
