@@ -87,6 +87,16 @@ def tiny_mlm() -> ts.lm.MaskedLM:
 
 
 @pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """The tiny LM saved as a model directory, for the command run in subprocesses (`--model DIR`)."""
+    path = tmp_path_factory.mktemp("tiny-lm")
+    lm = make_tiny_lm()
+    lm.model.save_pretrained(path)
+    lm.tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def default_lm() -> ts.lm.CausalLM:
     """The real built-in LM (converted into the user cache on first use); for slow tests only."""
     return ts.load_lm()

@@ -11,18 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import make_tiny_lm
 
 SETS = "dog ball\ncat, mat\n{\"concept_set\": \"park#red\"}\nblue ball\n42\nhappy dog\nsmall cat\nred mat\n"
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-lm")
-    lm = make_tiny_lm()
-    lm.model.save_pretrained(path)
-    lm.tokenizer.save_pretrained(path)
-    return path
 
 
 def command(model_dir, sets, out) -> list[str]:

@@ -14,20 +14,10 @@ import sys
 import time
 
 import pytest
-from conftest import make_tiny_lm
 
 SETS = "\n".join(["dog ball", "cat mat", "park red", "blue ball", "happy dog", "small cat", "red mat", "big tree",
                   "dog park", "cat ball", "blue mat", "red ball"] * 2) + "\n"
 KILLS = 5
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-lm")
-    lm = make_tiny_lm()
-    lm.model.save_pretrained(path)
-    lm.tokenizer.save_pretrained(path)
-    return path
 
 
 def command(model_dir, sets, out) -> list[str]:
