@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 SETS = "dog ball\ncat, mat\n{\"concept_set\": \"park#red\"}\nblue ball\n42\nhappy dog\nsmall cat\nred mat\n"
 
