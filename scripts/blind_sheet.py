@@ -1,0 +1,106 @@
+"""A blind reading of keyword-to-sentence outputs: a shuffled sheet with no system names, and its key.
+
+    python scripts/blind_sheet.py write out/bench_keywords/report.json --out out/blind   # sheet.tsv + key.json
+    (mark every line of sheet.tsv: 1 natural, 0 not, by the rubric printed at its top)
+    python scripts/blind_sheet.py score out/blind                                        # share natural per system
+
+The sheet takes `--sets` seeded sets of the bench report. Each set gives one line per system
+(its sentence) and one for the first human reference, all lines of all sets shuffled
+together, so neither the system nor the set's other sentences sit beside a line. The key
+(line id → system) stays in its own file until the marks are in.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+RUBRIC = "natural (1) = grammatical, a plausible everyday scene, each keyword used as a person would; else 0"
+HUMAN = "human"
+COLUMNS = ("id", "keywords", "sentence", "mark")
+
+
+def sheet_lines(rows: list[dict], systems: list[str], sets: int, seed: int) -> list[dict]:
+    """The shuffled lines of `sets` seeded rows: one per system and one human reference per set."""
+    chosen = random.Random(seed).sample(rows, min(sets, len(rows)))
+    lines = [{"keywords": " ".join(row["concepts"]), "sentence": row[system]["text"], "system": system}
+             for row in chosen for system in systems]
+    lines += [{"keywords": " ".join(row["concepts"]), "sentence": row["references"][0], "system": HUMAN}
+              for row in chosen]
+    random.Random(seed + 1).shuffle(lines)
+    return [{"id": f"L{k:03d}", **line} for k, line in enumerate(lines)]
+
+
+def write(report: Path, out: Path, sets: int, seed: int) -> None:
+    rows = json.loads(report.read_text(encoding="utf-8"))["sets"]
+    systems = [key for key, value in rows[0].items() if isinstance(value, dict) and "text" in value]
+    if not systems:
+        raise SystemExit(f"{report}: no system outputs in its sets (expected entries with a 'text')")
+    lines = sheet_lines(rows, systems, sets, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "sheet.tsv", "w", encoding="utf-8", newline="") as handle:
+        handle.write(f"# {RUBRIC}\n")
+        table = csv.writer(handle, delimiter="\t")
+        table.writerow(COLUMNS)
+        table.writerows([line["id"], line["keywords"], line["sentence"], ""] for line in lines)
+    (out / "key.json").write_text(json.dumps({line["id"]: line["system"] for line in lines}, indent=1))
+    print(f"{len(lines)} lines from {len(lines) // (len(systems) + 1)} sets and {len(systems)} systems + {HUMAN} "
+          f"-> {out / 'sheet.tsv'} (mark it) and {out / 'key.json'} (keep it closed)")
+
+
+def shares(marks: dict[str, int], key: dict[str, str]) -> dict[str, tuple[float, int]]:
+    """Share of lines marked natural, and how many lines, per system."""
+    unmarked = sorted(set(key) - set(marks))
+    if unmarked:
+        raise ValueError(f"{len(unmarked)} lines have no mark (e.g. {unmarked[0]}): mark each 1 or 0")
+    systems: dict[str, list[int]] = {}
+    for line, system in key.items():
+        systems.setdefault(system, []).append(marks[line])
+    return {system: (sum(m) / len(m), len(m)) for system, m in sorted(systems.items())}
+
+
+def read_marks(sheet: Path) -> dict[str, int]:
+    with open(sheet, encoding="utf-8", newline="") as handle:
+        table = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
+        marks = {}
+        for row in table:
+            mark = (row["mark"] or "").strip()
+            if mark:
+                if mark not in ("0", "1"):
+                    raise ValueError(f"line {row['id']}: mark {mark!r} is not 1 or 0")
+                marks[row["id"]] = int(mark)
+    return marks
+
+
+def score(out: Path) -> None:
+    key = json.loads((out / "key.json").read_text(encoding="utf-8"))
+    for system, (share, count) in shares(read_marks(out / "sheet.tsv"), key).items():
+        print(f"{system:<16} {share:6.1%} natural of {count}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    writing = commands.add_parser("write", help="the sheet and key from a bench_keywords report.json")
+    writing.add_argument("report", type=Path)
+    writing.add_argument("--out", type=Path, default=Path("out/blind"))
+    writing.add_argument("--sets", type=int, default=40)
+    writing.add_argument("--seed", type=int, default=0)
+    scoring = commands.add_parser("score", help="shares natural per system from a marked sheet")
+    scoring.add_argument("out", type=Path)
+    args = parser.parse_args()
+    try:
+        if args.command == "write":
+            write(args.report, args.out, args.sets, args.seed)
+        else:
+            score(args.out)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"blind_sheet: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
