@@ -204,3 +204,20 @@ def test_searches_that_take_turns_share_a_store_sized_for_them(monkeypatch):
     monkeypatch.setattr(lm, "session", lambda searches=1: sizes.append(searches) or keeping(searches))
     KeywordsToSentence(lm, init="keywords", steps=1).generate([["cat"], ["dog"], ["ball"]])
     assert sizes[0] == 3
+
+
+def test_rows_after_one_context_share_its_columns_in_the_past():
+    """Particles that grow after one prompt hold it once in what their next tokens attend to, not once
+    each: the past is the shared context plus each row's own tokens, and scores stay the plain ones."""
+    lm = make_tiny_lm()
+    context = [5, 6, 7, 8, 9, 10, 11, 12]
+    rows = [context + [13, 14], context + [15], context + [16, 17, 18]]
+    with lm.session():
+        lm.next_token_log_probs([r[len(context):] for r in rows], context)
+        held = [[lm.start_id] + r + [19] for r in rows]
+        past = lm.store.past(held)
+        assert past.shared == 1 + len(context)
+        assert past.kv.shape[2] == 1 + len(context) + 2 + 1 + 3
+        assert [past.columns(i).tolist()[:past.shared] for i in range(3)] == [list(range(past.shared))] * 3
+        grown = [r + [19] for r in rows]
+        assert_same(scored(lm, grown), plain(lm, grown))

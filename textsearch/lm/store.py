@@ -51,12 +51,32 @@ class Kept:
 
 @dataclass
 class Past:
-    """Kept beginnings that rows continue from (`tree`), blocks laid end to end."""
+    """Kept beginnings that rows continue from (`tree`): the beginning all blocks share (a prompt's
+    context, the start token) laid once, then each block's rest, end to end."""
     kv: torch.Tensor               # [2·layers, heads, B, head_dim]
     hidden: torch.Tensor           # [B, H] final hidden states
-    starts: list[int]              # per row, the column where its block starts
+    starts: list[int]              # per row, the column where the rest of its block starts
     lengths: list[int]             # per row, how many of its tokens the past holds (0: none)
     token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first
+    shared: int = 0                # the first columns, which every held row's tokens begin with
+
+    def columns(self, row: int) -> torch.Tensor:
+        """The columns of row `row`'s held tokens, in order."""
+        length = self.lengths[row]
+        if length <= self.shared:
+            return torch.arange(length)
+        start = self.starts[row]
+        return torch.cat([torch.arange(self.shared), torch.arange(start, start + length - self.shared)])
+
+
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class SentenceStore:
@@ -149,11 +169,16 @@ class SentenceStore:
                 self.rows.move_to_end(key)
         if not blocks:
             return None
-        starts, offset = {}, 0
+        keys = list(blocks)
+        shared = min(min(blocks.values()), min(common_length(keys[0], key) for key in keys))
+        starts, offset = {}, shared
         for key, length in blocks.items():
-            starts[key], offset = offset, offset + length
-        kv = torch.cat([self.rows[key].kv[:, :, :length] for key, length in blocks.items()], dim=2)
-        hidden = torch.cat([self.rows[key].hidden[:length] for key, length in blocks.items()])
+            starts[key], offset = offset, offset + length - shared
+        first = self.rows[keys[0]]
+        kv = torch.cat([first.kv[:, :, :shared]] + [self.rows[key].kv[:, :, shared:length]
+                                                     for key, length in blocks.items()], dim=2)
+        hidden = torch.cat([first.hidden[:shared]] + [self.rows[key].hidden[shared:length]
+                                                       for key, length in blocks.items()])
         return Past(kv, hidden, [starts.get(key, 0) for key, _ in holders], [length for _, length in holders],
                     [self.rows[key].token_lp[:length - 1] if key is not None else torch.zeros(0, dtype=torch.float64)
-                     for key, length in holders])
+                     for key, length in holders], shared)

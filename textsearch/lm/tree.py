@@ -20,7 +20,7 @@ from .attention import blocks_for
 from .base import Stats
 from .head import captured_hidden, target_log_probs
 from .kv import dynamic_cache, returned_cache, stacked, with_cache
-from .store import Past
+from .store import Past, common_length
 
 TREE_TOKENS = 512     # nodes per forward at most (and the token budget): attention grows with their square
 
@@ -57,19 +57,18 @@ class Tree:
     def allowed(self, past: Past | None) -> torch.Tensor:
         """Which keys each node sees [T, B + T]: its past block and its ancestors."""
         width = 0 if past is None else past.kv.shape[2]
-        block: list[tuple[int, int]] = [(0, 0)] * len(self)      # (start, length) of each node's past block
+        block: list[list[int]] = [[]] * len(self)      # the past columns each node sees
         if past is not None:
-            for nodes, start, held in zip(self.nodes, past.starts, past.lengths):
-                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == held:
-                    block[nodes[0]] = (start, held)
+            for row, nodes in enumerate(self.nodes):
+                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == past.lengths[row]:
+                    block[nodes[0]] = past.columns(row).tolist()
         ancestors: list[list[int]] = []
         rows, cols = [], []
         for node, parent in enumerate(self.parents):
             if parent >= 0:
                 block[node] = block[parent]
             ancestors.append((ancestors[parent] if parent >= 0 else []) + [width + node])
-            start, held = block[node]
-            seen = list(range(start, start + held)) + ancestors[node]
+            seen = block[node] + ancestors[node]
             rows += [node] * len(seen)
             cols += seen
         allowed = torch.zeros((len(self), width + len(self)), dtype=torch.bool)
@@ -82,16 +81,6 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype, device) -> torch.Te
     [T, K] (B = 1) or [B, T, K]."""
     mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
     return mask.view(-1, 1, *allowed.shape[-2:]).to(device)
-
-
-def common_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token lists."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def stated(rows: Sequence[Sequence[int]], with_last: bool) -> list[Sequence[int]]:
@@ -147,8 +136,8 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(stated(rows, with_last), held)
     width = 0 if past is None else past.kv.shape[2]
-    columns = [torch.cat([torch.arange(start, start + p), width + torch.tensor(nodes, dtype=torch.long)])
-               for start, p, nodes in zip(past.starts if past is not None else [0] * len(rows), held, tree.nodes)]
+    columns = [torch.cat([past.columns(i) if past is not None else torch.zeros(0, dtype=torch.long),
+                          width + torch.tensor(nodes, dtype=torch.long)]) for i, nodes in enumerate(tree.nodes)]
     # the state before each scored token, as a column of the past and the tree: a row's first may be kept
     read = [c for cols, p, row in zip(columns, held, rows) for c in cols[max(p, 1) - 1:len(row) - 1].tolist()]
     nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[max(p, 1):]], dtype=torch.long, device=device)
