@@ -221,3 +221,24 @@ def test_rows_after_one_context_share_its_columns_in_the_past():
         assert [past.columns(i).tolist()[:past.shared] for i in range(3)] == [list(range(past.shared))] * 3
         grown = [r + [19] for r in rows]
         assert_same(scored(lm, grown), plain(lm, grown))
+
+
+def test_rows_after_one_context_keep_one_copy_of_it():
+    """Rows scored after a shared context point to one kept copy of its states and keep only their own
+    columns; the copy goes when the last row that uses it does, and scores stay the plain ones."""
+    lm = make_tiny_lm()
+    context = [5, 6, 7, 8, 9, 10, 11, 12]
+    rows = [context + [13, 14], context + [15], context + [16, 17, 18]]
+    with lm.session():
+        store = lm.store
+        lm.next_token_log_probs([r[len(context):] for r in rows], context)
+        grown = [r + [19] for r in rows]
+        lm.next_token_log_probs([g[len(context):] for g in grown], context)
+        after = [store.rows[tuple([lm.start_id] + g)] for g in grown]
+        assert {id(k.base) for k in after} == {id(store.bases[tuple([lm.start_id] + context)])}
+        assert [len(k.hidden) for k in after] == [len(g) - len(context) for g in grown]
+        assert_same(scored(lm, [g + [20] for g in grown]), plain(lm, [g + [20] for g in grown]))
+        assert store.bytes == sum(k.bytes for k in store.rows.values()) + sum(b.bytes for b in store.bases.values())
+        for key in list(store.rows):
+            store._drop(key)
+        assert store.bases == {} and store.bytes == 0

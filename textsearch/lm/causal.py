@@ -206,7 +206,7 @@ class CausalLM(BaseLM):
                 scored = run_tree(self.model, chunk_rows, past, self.device, self.stats, with_last,
                                   keep=store is not None, head_reads_hidden=self.can_keep)
                 if store is not None:
-                    store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp)
+                    store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp, past)
                 chunk_lp, chunk_last = scored.token_lp, scored.last
             else:
                 chunk_lp, chunk_last = self._padded(chunk_rows, with_last)

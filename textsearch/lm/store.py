@@ -32,21 +32,39 @@ def store_bytes(searches: int) -> int:
     return max(STORE_BYTES, SEARCH_BYTES * searches)
 
 
-@dataclass
+@dataclass(eq=False)
 class Kept:
-    kv: torch.Tensor         # [2·layers, heads, S, head_dim]: the keys of every layer, then the values
-    hidden: torch.Tensor     # [S, H] the final hidden state at each token: what the LM head reads
+    kv: torch.Tensor         # [2·layers, heads, S − offset, head_dim]: the keys of every layer, then the values
+    hidden: torch.Tensor     # [S − offset, H] the final hidden state at each token: what the LM head reads
     token_lp: torch.Tensor   # [L-1] float64 CPU: log p of each token after the first
                              # (S = L, or L − 1 for a row scored without the distribution after it)
+    base: "Kept | None" = None   # holds the states of the row's first `offset` tokens (a shared context)
+    offset: int = 0
+    users: int = 0               # of a base: the kept rows that begin with it
 
     @property
     def states(self) -> int:
         """How many of the row's first tokens have their states kept."""
-        return len(self.hidden)
+        return self.offset + len(self.hidden)
 
     @property
     def bytes(self) -> int:
+        """The memory the row holds itself (its base counts once, apart)."""
         return self.kv.numel() * self.kv.element_size() + self.hidden.numel() * self.hidden.element_size()
+
+    def kv_span(self, start: int, end: int) -> torch.Tensor:
+        """The keys and values of columns [start, end) of the row's states."""
+        return self._span("kv", start, end, dim=2)
+
+    def hidden_span(self, start: int, end: int) -> torch.Tensor:
+        return self._span("hidden", start, end, dim=0)
+
+    def _span(self, name: str, start: int, end: int, dim: int) -> torch.Tensor:
+        own = getattr(self, name)
+        if start >= self.offset:
+            return own.narrow(dim, start - self.offset, end - start)
+        below = self.base._span(name, start, min(end, self.offset), dim)
+        return below if end <= self.offset else torch.cat([below, own.narrow(dim, 0, end - self.offset)], dim)
 
 
 @dataclass
@@ -59,6 +77,7 @@ class Past:
     lengths: list[int]             # per row, how many of its tokens the past holds (0: none)
     token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first
     shared: int = 0                # the first columns, which every held row's tokens begin with
+    base: Kept | None = None       # those columns' states, for the rows scored after them to share
 
     def columns(self, row: int) -> torch.Tensor:
         """The columns of row `row`'s held tokens, in order."""
@@ -87,23 +106,32 @@ class SentenceStore:
         self.rows: OrderedDict[tuple[int, ...], Kept] = OrderedDict()
         self.holders: dict[tuple[int, ...], tuple[int, ...]] = {}      # prefix → a kept row that starts with it
         self.last_after: dict[tuple[int, ...], torch.Tensor] = {}       # the last `after` call's distributions
+        self.bases: dict[tuple[int, ...], Kept] = {}                    # shared beginnings the rows point to
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def add(self, rows: Sequence[Sequence[int]], kv: torch.Tensor, hidden: torch.Tensor,
-            columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor]) -> None:
+            columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor], past: Past | None = None) -> None:
         """Keep rows of a tree forward: `kv` [2·layers, heads, W, d] and `hidden` [W, H] as it left them,
         the states of row i's first tokens at `columns[i]` (all of them, or all but the last). A row
-        holds the prefixes its states cover. The oldest rows go to stay within the budget."""
+        holds the prefixes its states cover. Rows that begin with the past's shared columns keep only
+        their own and point to one copy of those (a prompt's context is not copied per row). The
+        oldest rows go to stay within the budget."""
+        shared = past.shared if past is not None and past.base is not None else 0
         for i, row in enumerate(rows):
             if not len(columns[i]):
                 continue
             key = tuple(row)
             cols = columns[i].to(kv.device)
-            kept = Kept(kv[:, :, cols], hidden[cols], token_lp[i])
             if key in self.rows:
                 self._drop(key)
+            if shared and len(cols) > shared and int(cols[shared - 1]) == shared - 1:
+                base = self._base(key[:shared], past.base)
+                kept = Kept(kv[:, :, cols[shared:]], hidden[cols[shared:]], token_lp[i], base, shared)
+                base.users += 1
+            else:
+                kept = Kept(kv[:, :, cols], hidden[cols], token_lp[i])
             self.rows[key] = kept
             self.bytes += kept.bytes
             for p in range(1, kept.states + 1):
@@ -113,12 +141,23 @@ class SentenceStore:
                 break
             self._drop(key)
 
+    def _base(self, key: tuple[int, ...], kept: Kept) -> Kept:
+        """The one kept copy of a shared beginning: `kept`'s states, unless one is kept already."""
+        if key not in self.bases:
+            self.bases[key] = kept
+            self.bytes += kept.bytes
+        return self.bases[key]
+
     def _drop(self, key: tuple[int, ...]) -> None:
         kept = self.rows.pop(key)
         self.bytes -= kept.bytes
         for p in range(1, kept.states + 1):
             if self.holders.get(key[:p]) == key:
                 del self.holders[key[:p]]
+        if kept.base is not None:
+            kept.base.users -= 1
+            if not kept.base.users:
+                self.bytes -= self.bases.pop(key[:kept.offset]).bytes
 
     def holds(self, prefix: Sequence[int]) -> bool:
         return tuple(prefix) in self.holders
@@ -150,7 +189,7 @@ class SentenceStore:
         known = {k: self.last_after[k] for k in keys if k in self.last_after}
         distinct = list(dict.fromkeys(k for k in keys if k not in known))
         if distinct:
-            hidden = torch.stack([self._holder(k).hidden[len(k) - 1] for k in distinct])
+            hidden = torch.cat([self._holder(k).hidden_span(len(k) - 1, len(k)) for k in distinct])
             known.update(zip(distinct, log_softmax_after(self.model, hidden)))
         self.last_after = known
         return torch.stack([known[k] for k in keys])
@@ -175,10 +214,13 @@ class SentenceStore:
         for key, length in blocks.items():
             starts[key], offset = offset, offset + length - shared
         first = self.rows[keys[0]]
-        kv = torch.cat([first.kv[:, :, :shared]] + [self.rows[key].kv[:, :, shared:length]
-                                                     for key, length in blocks.items()], dim=2)
-        hidden = torch.cat([first.hidden[:shared]] + [self.rows[key].hidden[shared:length]
-                                                       for key, length in blocks.items()])
+        kv = torch.cat([first.kv_span(0, shared)] + [self.rows[key].kv_span(shared, length)
+                                                      for key, length in blocks.items()], dim=2)
+        hidden = torch.cat([first.hidden_span(0, shared)] + [self.rows[key].hidden_span(shared, length)
+                                                              for key, length in blocks.items()])
+        base = self.bases.get(keys[0][:shared])
+        if base is None and shared:
+            base = Kept(kv[:, :, :shared].clone(), hidden[:shared].clone(), first.token_lp[:shared - 1].clone())
         return Past(kv, hidden, [starts.get(key, 0) for key, _ in holders], [length for _, length in holders],
                     [self.rows[key].token_lp[:length - 1] if key is not None else torch.zeros(0, dtype=torch.float64)
-                     for key, length in holders], shared)
+                     for key, length in holders], shared, base)
