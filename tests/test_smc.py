@@ -27,11 +27,11 @@ def space():
     return [tuple(WORDS[i] for i in seq) for seq in all_sequences(3, range(1, LIMIT + 1))]
 
 
-def unnormalised(lm, table, allowed=lambda seq: True) -> dict[tuple, float]:
-    """π̃(x) = p(x, EOS | context) · exp(−E(x)): the end is scored at the length limit too."""
+def unnormalised(lm, table, allowed=lambda seq: True, beta: float = 1.0) -> dict[tuple, float]:
+    """π̃(x) = p(x, EOS | context)^β · exp(−E(x)): the end is scored at the length limit too."""
     seqs = [s for s in space() if allowed(s)]
     log_p = lm.log_prob([list(s) + [lm.eos_id] for s in seqs], context=CONTEXT)
-    return {s: math.exp(lp - table[s]) for s, lp in zip(seqs, log_p.tolist()) if math.isfinite(table[s])}
+    return {s: math.exp(beta * lp - table[s]) for s, lp in zip(seqs, log_p.tolist()) if math.isfinite(table[s])}
 
 
 def one_draw_per_run(lm, objective, runs: int, **settings):
@@ -63,6 +63,20 @@ def test_smc_draws_match_the_exact_target_and_its_normaliser(lm, settings):
     check = check_weighted(draws, z, {s: p / total for s, p in exact.items()}, "SMC")
     assert check.passed, check
     assert abs(z.mean() - total) < 3 * z.std() / math.sqrt(len(z)), (z.mean(), total)
+
+
+@pytest.mark.parametrize("temperature", [0.4, 1.0])
+def test_a_sharpened_target_is_met_whatever_the_proposal_temperature(lm, temperature):
+    energies = table()
+    exact = unnormalised(lm, energies, beta=2.5)
+    total = sum(exact.values())
+    draws, z = one_draw_per_run(lm, table_objective(energies), runs=600, particles=8, beta=2.5,
+                                temperature=temperature)
+    check = check_weighted(draws, z, {s: p / total for s, p in exact.items()}, "SMC, beta 2.5")
+    assert check.passed, check
+    assert abs(z.mean() - total) < 3 * z.std() / math.sqrt(len(z)), (z.mean(), total)
+    plain = unnormalised(lm, energies)
+    assert not check_weighted(draws, z, {s: p / sum(plain.values()) for s, p in plain.items()}, "β ignored").passed
 
 
 def test_keyword_twist_keeps_the_target(lm):
@@ -118,6 +132,8 @@ def test_rejuvenation_keeps_the_particles_on_target(lm):
 def test_smc_refuses_a_cut_proposal_and_init(lm):
     with pytest.raises(ValueError, match="top_k=None"):
         ts.samplers.SMC(ts.proposals.LMSampler(lm, top_k=4))
+    with pytest.raises(ValueError, match="beta must be a positive number"):
+        ts.samplers.SMC(ts.proposals.LMSampler(lm), beta=0)
     smc = ts.samplers.SMC(ts.proposals.LMSampler(lm, max_new_tokens=2))
     with pytest.raises(ValueError, match="init is not used"):
         smc.run(table_objective(table()), init=[5])

@@ -3,16 +3,18 @@
 The target is the LM's own distribution over the continuations of a prompt, reweighted
 by an energy:
 
-    π(x) ∝ p_LM(x | prompt) · P_stop(x) · exp(−E(x)),   1 ≤ |x| ≤ max_new_tokens,
+    π(x) ∝ (p_LM(x | prompt) · P_stop(x))^β · exp(−E(x)),   1 ≤ |x| ≤ max_new_tokens,
 
 P_stop(x) the model's probability of a stop token after x (summed over the stop set;
-a particle that reaches max_new_tokens ends with it), x made of ordinary tokens. N
-particles grow token by token from a proposal q, the LM at the sampler's temperature
-bent by the twist's logit bonus, and carry the importance weight
+a particle that reaches max_new_tokens ends with it), x made of ordinary tokens. β > 1
+sharpens the LM toward its likelier sentences as a whole, where sampling each token at
+temperature 1/β favours likely next tokens whatever follows them. N particles grow
+token by token from a proposal q, the LM at the sampler's temperature bent by the
+twist's logit bonus, and carry the importance weight
 
-    w = Π p(x_t | x_<t) / q(x_t | x_<t) · ψ(x_≤t) / ψ(x_<t),
+    w = Π p(x_t | x_<t)^β / q(x_t | x_<t) · ψ(x_≤t) / ψ(x_<t),
 
-its last factor at the end P_stop(x) / Q_stop(x) · exp(−E(x)) / ψ(x), so the twist ψ
+its last factor at the end P_stop(x)^β / Q_stop(x) · exp(−E(x)) / ψ(x), so the twist ψ
 guides without changing the target. When the effective sample size falls below
 `ess_threshold` · N the particles are resampled; log Ẑ, the sum over resamplings of
 log mean w, estimates log Σ_x π̃(x) without bias in Ẑ. Particles still growing take one
@@ -33,6 +35,7 @@ from typing import Callable
 
 import torch
 
+from ..lm.drafting import draw_tokens
 from ..lm.vocabulary import ordinary_tokens
 from ..objectives.base import Objective
 from ..objectives.fluency import Fluency
@@ -60,6 +63,9 @@ class SMC:
         never write what the target allows).
     particles
         How many particles.
+    beta
+        The exponent of the LM in the target (1: the LM's own distribution). A proposal at
+        temperature 1/β keeps the weights even.
     ess_threshold
         Resample when the effective sample size falls below this share of `particles` (0: never,
         1: every step).
@@ -74,7 +80,7 @@ class SMC:
         Seed of the run's random stream.
     """
 
-    def __init__(self, q: LMSampler, particles: int = 16, ess_threshold: float = 0.5,
+    def __init__(self, q: LMSampler, particles: int = 16, beta: float = 1.0, ess_threshold: float = 0.5,
                  resampling: str = "systematic", twist: Twist | None = None,
                  rejuvenate: Proposal | None = None, rejuvenate_steps: int = 0, seed: int = 0):
         if not isinstance(q, LMSampler):
@@ -85,6 +91,8 @@ class SMC:
                              "the target allows, and the weights cannot correct for that")
         if not isinstance(particles, int) or particles < 1:
             raise ValueError(f"particles must be a positive integer, got {particles!r}")
+        if not (isinstance(beta, (int, float)) and 0 < beta < math.inf):
+            raise ValueError(f"beta must be a positive number, got {beta!r}")
         if not 0 <= ess_threshold <= 1:
             raise ValueError(f"ess_threshold must lie in [0, 1], got {ess_threshold!r}")
         if resampling not in SCHEMES:
@@ -96,16 +104,16 @@ class SMC:
         if q.lm.eos_id is None and not q.stop.any():
             raise ValueError("the sampler has no stop token: give stop_at so particles can end")
         self.q, self.lm, self.particles, self.ess_threshold = q, q.lm, particles, float(ess_threshold)
-        self.resampling, self.twist, self.seed = resampling, twist or Twist(), seed
+        self.resampling, self.twist, self.seed, self.beta = resampling, twist or Twist(), seed, float(beta)
         self.rejuvenate, self.rejuvenate_steps = rejuvenate, rejuvenate_steps
         self.context = q.context[1:] if q.context[:1] == [self.lm.start_id] else list(q.context)
         self.writable = ordinary_tokens(self.lm) & ~q.stop
         self.stop_ids = q.stop.nonzero()[:, 0].tolist()
 
     def base_energy(self) -> Objective:
-        """−log p_LM(x | prompt) − log P_stop(x), +inf outside the target's support: the energy under
+        """−β (log p_LM(x | prompt) + log P_stop(x)), +inf outside the target's support: the energy under
         which rejuvenation moves the particles (the target is exp(−base − E))."""
-        return Fluency(self.lm, gamma=1.0, end=self.stop_ids, context=self.context) + _Support(self)
+        return Fluency(self.lm, gamma=self.beta, end=self.stop_ids, context=self.context) + _Support(self)
 
     def run(self, objective: Objective, init=None, callback: Callable | None = None,
             progress: bool = True) -> WeightedResult:
@@ -124,7 +132,7 @@ class SMC:
         tokens: list[list[int]] = [[] for _ in range(n)]
         done = torch.zeros(n, dtype=torch.bool)
         log_w = torch.zeros(n, dtype=torch.float64)
-        log_base = torch.zeros(n, dtype=torch.float64)          # log p(x) P_stop(x) of each particle so far
+        log_base = torch.zeros(n, dtype=torch.float64)          # β log p(x) P_stop(x) of each particle so far
         energies = torch.full((n,), math.inf, dtype=torch.float64)
         psi = self.twist.log_potential([[]], limit).expand(n).clone()
         log_w += psi
@@ -181,7 +189,7 @@ class SMC:
         """One token for each live particle, weights updated in place; the particles that ended."""
         prefixes = [tokens[i] for i in live]
         log_p = self.lm.next_token_log_probs(prefixes, self.context).double()
-        stop_p = torch.logsumexp(log_p[:, self.stop_ids], dim=-1)
+        stop_p = self.beta * torch.logsumexp(log_p[:, self.stop_ids], dim=-1)
         ended = []
         if last:                                                 # the length limit: every particle ends
             for row, i in enumerate(live):
@@ -195,7 +203,7 @@ class SMC:
         may_stop = self.twist.may_stop(prefixes) & torch.tensor([len(p) > 0 for p in prefixes])
         logits[~may_stop] = logits[~may_stop].masked_fill(self.q.stop, -math.inf)
         log_q = torch.log_softmax(logits, dim=-1)
-        drawn = torch.multinomial(log_q.exp(), 1, generator=generator)[:, 0].tolist()
+        drawn = draw_tokens(log_q.exp(), torch.arange(len(live)), generator).tolist()
         grown = []
         for row, (i, token) in enumerate(zip(live, drawn)):
             if self.q.stop[token]:
@@ -203,7 +211,7 @@ class SMC:
                 log_w[i] += step_lp - torch.logsumexp(log_q[row, self.stop_ids], dim=-1)
                 ended.append(i)
             else:
-                step_lp = log_p[row, token]
+                step_lp = self.beta * log_p[row, token]
                 log_w[i] += step_lp - log_q[row, token]
                 tokens[i] = tokens[i] + [token]
                 grown.append(i)
