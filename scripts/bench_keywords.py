@@ -1,20 +1,25 @@
-"""Keyword-to-sentence on CommonGen dev: textsearch against prompted generation.
+"""Keyword-to-sentence on CommonGen dev, side by side, judged by measures the energy does not share.
 
-    python scripts/bench_keywords.py                 # 102 seeded sets, 34 each of 3, 4 and 5 concepts
-    python scripts/bench_keywords.py --full          # all 993 sets
-    python scripts/bench_keywords.py --limit 6       # a smoke run
+    python scripts/bench_keywords.py                      # the seeded 102 sets, 34 each of 3, 4 and 5 concepts
+    python scripts/bench_keywords.py --full               # all 993
+    python scripts/bench_keywords.py --limit 8            # a smoke run
+    python scripts/bench_keywords.py --systems textsearch,draft --option beta=2     # a variant of (a)
+    python scripts/bench_keywords.py --peer-python PEER/bin/python                 # genlm-control too
 
-Side by side, on the same sets and the same built-in LM (SmolLM2-135M-Instruct):
-  (a) textsearch: `KeywordsToSentence` with the library defaults (or the options given);
-  (b) prompted: the chat prompt "Write one short sentence using: …", greedy;
-  (c) rejection: samples of the prompted LM until one uses every keyword, within the
-      wall-clock time (a) took on the same set (the most complete draw if none does).
-Reported per method: share of sets with every keyword (lemma-aware), share of keywords,
-BLEU-4 against the human references (sacrebleu), fluency judged by an independent LM,
-Gemma-3-270M (mean NLL per token; SLOR = (log p_LM(x) − log p_unigram(x)) / words, unigram
-probabilities from wordfreq), and the median and p90 seconds per set (wall clock, and CPU
-seconds of this process, the steadier figure on a shared machine). Writes a JSON report
-and a markdown table under --out; the last line printed is the summary as JSON.
+Systems, each run in a process of its own on the same sets, in batch mode (packs of `PACK` sets):
+  textsearch  `KeywordsToSentence` with the library defaults (`--option name=value` changes one)
+  draft       the previous default: prompted drafts, missing keywords inserted, repaired under SLOR
+  rejection   best-of-N: rounds of prompted drafts (the same few-shot prompt, the LM at temperature 1)
+              until textsearch's time for the pack is spent; of the drafts that use every keyword,
+              the one the LM finds likeliest per token (else the one missing fewest)
+  genlm       genlm-control's SMC over the same weights and prompt (scripts/peer_genlm.py, run with
+              --peer-python, a venv with the `peers` extra)
+  human       CommonGen's first reference (BLEU against the other references)
+Judges, for every system: the share of sets that use every keyword (lemma-aware); BLEU-4 (sacrebleu)
+against the references; Gemma-3-270M's NLL per token of the sentence after a few-shot prompt unlike
+textsearch's (the conditional judge), and with no prompt; SLOR (reported, never a target); median and
+p90 seconds per set; the system process's peak RSS. OUT/report.json carries every row and judge (the
+input of scripts/blind_sheet.py), OUT/table.md the table, which is also printed.
 """
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ import argparse
 import json
 import math
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,12 +37,21 @@ from pathlib import Path
 import torch
 
 import textsearch as ts
+from textsearch.objectives import Fluency, Keywords
+from textsearch.proposals.lm_sampler import sample_together
 from textsearch.tasks import keywords as task
-from textsearch.objectives import Keywords
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "commongen" / "dev.jsonl"
-METHODS = ("textsearch", "prompted", "rejection")
-PROMPT = "Write one short sentence using: {keywords}."
+SYSTEMS = ("textsearch", "draft", "rejection", "genlm")
+HUMAN = "human"
+ROUND = 16                 # rejection: drafts per set per round
+JUDGE_PROMPT = "".join(f"Words: {w}\nA sentence with all of them: {s}\n\n" for w, s in [
+    ("dog / frisbee / throw", "She throws the frisbee and her dog leaps to catch it."),
+    ("market / apple / buy / woman", "A woman buys apples at the market."),
+    ("snow / shovel / driveway", "He shovels the snow off the driveway."),
+    ("bike / ride / child / park", "The children ride their bikes in the park."),
+]) + "Words: {words}\nA sentence with all of them:"
+"""Not textsearch's prompt: other words, another layout, and a model the energy never sees."""
 
 
 def load_sets(path: Path, per_size: int, full: bool, seed: int) -> list[dict]:
@@ -54,63 +70,86 @@ def load_sets(path: Path, per_size: int, full: bool, seed: int) -> list[dict]:
     return sorted(chosen, key=lambda s: s["index"])
 
 
-class Clock:
-    """Wall-clock and CPU seconds of a block."""
-
-    def __enter__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-
-def prompted_sampler(lm, concepts: list[str], **options) -> ts.proposals.LMSampler:
-    return ts.proposals.LMSampler(lm, prompt=PROMPT.format(keywords=", ".join(concepts)), chat=True,
-                                  max_new_tokens=32, **options)
+def options(pairs: list[str]) -> dict:
+    """`name=value` pairs as `KeywordsToSentence` keyword arguments (numbers parsed)."""
+    parsed = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            parsed[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[name] = value
+    return parsed
 
 
-def clean(lm, tokens: list[int]) -> str:
-    return " ".join(lm.decode(tokens).split())
+def run_textsearch(lm, sets: list[dict], settings: dict, seed: int) -> list[dict]:
+    generator = task.KeywordsToSentence(lm, **settings)
+    rows = []
+    for start in range(0, len(sets), task.PACK):
+        pack = [s["concepts"] for s in sets[start:start + task.PACK]]
+        for results in generator.generate(pack, seed=seed):
+            rows.append({"text": results[0].text, "seconds": results[0].seconds})
+        print(f"  {len(rows)}/{len(sets)} sets", file=sys.stderr, flush=True)
+    return rows
 
 
-def run_prompted(lm, concepts: list[str], seed: int) -> str:
-    tokens, _ = prompted_sampler(lm, concepts, top_k=1).sample(1, torch.Generator().manual_seed(seed))
-    return clean(lm, tokens[0])
+def run_rejection(lm, sets: list[dict], budgets: list[float], seed: int) -> list[dict]:
+    rows = []
+    for start in range(0, len(sets), task.PACK):
+        pack = sets[start:start + task.PACK]
+        samplers = [ts.proposals.LMSampler(lm, prompt=task.DRAFT_PROMPT.format(keywords=", ".join(s["concepts"])),
+                                           max_new_tokens=task.MAX_LEN, stop_at=("\n",), opening=task.DRAFT_EXAMPLES)
+                    for s in pack]
+        generators = [torch.Generator().manual_seed(task.seed_for(seed, s["concepts"])) for s in pack]
+        keywords = [Keywords(s["concepts"]) for s in pack]
+        best = [(math.inf, math.inf, "")] * len(pack)          # (keywords missing, −log p per token, text)
+        budget, started, drawn = sum(budgets[start:start + len(pack)]), time.perf_counter(), 0
+        while drawn == 0 or time.perf_counter() - started < budget:
+            for k, (tokens, log_q) in enumerate(sample_together(samplers, ROUND, generators)):
+                for ids, lq in zip(tokens, log_q.tolist()):
+                    text = task.trimmed(lm.decode(ids))
+                    if text:
+                        best[k] = min(best[k], (len(keywords[k].missing(text)), -lq / (len(ids) + 1), text))
+            drawn += ROUND
+        seconds = (time.perf_counter() - started) / len(pack)
+        rows += [{"text": text, "seconds": seconds, "drafts": drawn} for _, _, text in best]
+        print(f"  {len(rows)}/{len(sets)} sets", file=sys.stderr, flush=True)
+    return rows
 
 
-def run_rejection(lm, concepts: list[str], seed: int, budget: float, batch: int) -> tuple[str, int, bool]:
-    """Draws until one covers every keyword or the budget is spent: (text, draws, accepted)."""
-    keywords, sampler = Keywords(concepts), prompted_sampler(lm, concepts)
-    generator = torch.Generator().manual_seed(seed)
-    started, draws, best = time.perf_counter(), 0, (math.inf, "")
-    while True:
-        tokens, _ = sampler.sample(batch, generator)
-        draws += batch
-        for text in (clean(lm, t) for t in tokens):
-            missing = len(keywords.missing(text))
-            if missing == 0:
-                return text, draws, True
-            best = min(best, (missing, text))
-        if time.perf_counter() - started >= budget:
-            return best[1], draws, False
+def run_system(system: str, out: Path, settings: dict, seed: int) -> None:
+    """One system on the chosen sets (OUT/sets.json) → OUT/SYSTEM.json, with this process's peak RSS."""
+    sets = json.loads((out / "sets.json").read_text())
+    lm = ts.load_lm()
+    if system == "textsearch":
+        rows = run_textsearch(lm, sets, settings, seed)
+    elif system == "draft":
+        rows = run_textsearch(lm, sets, {**settings, "init": "draft"}, seed)
+    else:
+        budgets = [row["seconds"] for row in json.loads((out / "textsearch.json").read_text())["rows"]]
+        rows = run_rejection(lm, sets, budgets, seed)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20         # KiB → GiB
+    (out / f"{system}.json").write_text(json.dumps({"rows": rows, "peak_rss_gb": rss, "settings": settings}))
 
 
-def judge(judge_lm, texts: list[str]) -> tuple[list[float], list[float]]:
-    """The judge's mean NLL per token and SLOR (per word, wordfreq unigrams) of each text."""
+def judge(judge_lm, sets: list[dict], texts: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """Per system and set: Gemma's NLL per token after JUDGE_PROMPT (the end of the line counted), its
+    unprompted NLL per token, and SLOR (per word, wordfreq unigrams)."""
     from wordfreq import tokenize, word_frequency
-    nll, slor = [], []
-    for text in texts:
-        words = tokenize(text, "en")
-        if not words:
-            nll.append(math.nan)
-            slor.append(math.nan)
-            continue
-        log_p = judge_lm.token_log_probs([text])[0]
-        unigram = sum(math.log(max(word_frequency(w, "en"), 1e-9)) for w in words)
-        nll.append(-log_p.mean().item())
-        slor.append((log_p.sum().item() - unigram) / len(words))
-    return nll, slor
+    scores = {system: [] for system in texts}
+    for k, item in enumerate(sets):
+        prompt = JUDGE_PROMPT.format(words=" / ".join(item["concepts"]))
+        conditional = Fluency(judge_lm, gamma=1.0, length_norm=True, context=prompt, end=["\n"])
+        systems = list(texts)
+        lines = [texts[system][k] for system in systems]
+        cond = conditional([judge_lm.encode(" " + line) for line in lines]).tolist()
+        plain = judge_lm.token_log_probs(lines)
+        for system, line, c, lp in zip(systems, lines, cond, plain):
+            words = tokenize(line, "en")
+            unigram = sum(math.log(max(word_frequency(w, "en"), 1e-9)) for w in words)
+            scores[system].append({"conditional_nll": c, "nll": -lp.mean().item(),
+                                   "slor": (lp.sum().item() - unigram) / len(words) if words else math.nan})
+    return scores
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,127 +157,93 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def summarise(rows: list[dict], method: str) -> dict:
+def summarise(sets: list[dict], system: str) -> dict:
     import sacrebleu
-    outputs = [r[method] for r in rows]
-    width = max(len(r["references"]) for r in rows)
-    streams = [[r["references"][k] if k < len(r["references"]) else None for r in rows] for k in range(width)]
-    finite = lambda key: [o[key] for o in outputs if not math.isnan(o[key])]      # noqa: E731
-    return {
-        "sets": len(rows),
-        "all_keywords": statistics.fmean(o["covered"] for o in outputs),
-        "keyword_share": sum(o["found"] for o in outputs) / sum(len(r["concepts"]) for r in rows),
-        "bleu4": sacrebleu.corpus_bleu([o["text"] for o in outputs], streams).score,
-        "nll_per_token": statistics.fmean(finite("nll")),
-        "slor": statistics.fmean(finite("slor")),
-        "median_s": statistics.median(o["wall_s"] for o in outputs),
-        "p90_s": percentile([o["wall_s"] for o in outputs], 0.9),
-        "median_cpu_s": statistics.median(o["cpu_s"] for o in outputs),
-        "p90_cpu_s": percentile([o["cpu_s"] for o in outputs], 0.9),
-    }
+    outputs = [item[system] for item in sets]
+    references = [item["references"][1:] if system == HUMAN else item["references"] for item in sets]
+    width = max(map(len, references))
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
+    mean = lambda key: statistics.fmean(o[key] for o in outputs if not math.isnan(o[key]))     # noqa: E731
+    seconds = [o["seconds"] for o in outputs if o.get("seconds") is not None]
+    return {"sets": len(sets), "all_keywords": statistics.fmean(o["covered"] for o in outputs),
+            "bleu4": sacrebleu.corpus_bleu([o["text"] for o in outputs], streams).score,
+            "conditional_nll": mean("conditional_nll"), "nll": mean("nll"), "slor": mean("slor"),
+            "median_s": statistics.median(seconds) if seconds else None,
+            "p90_s": percentile(seconds, 0.9) if seconds else None, "peak_rss_gb": outputs[0].get("peak_rss_gb")}
 
 
 def markdown(summary: dict[str, dict]) -> str:
-    lines = ["| method | sets | all keywords | keyword share | BLEU-4 | NLL/token (Gemma) | SLOR | median s | p90 s "
-             "| median CPU s |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for method, s in summary.items():
-        lines.append(f"| {method} | {s['sets']} | {s['all_keywords']:.1%} | {s['keyword_share']:.1%} | {s['bleu4']:.2f} "
-                     f"| {s['nll_per_token']:.3f} | {s['slor']:.3f} | {s['median_s']:.2f} | {s['p90_s']:.2f} "
-                     f"| {s['median_cpu_s']:.2f} |")
+    number = lambda v, f: "–" if v is None else format(v, f)      # noqa: E731
+    lines = ["| system | sets | all keywords | BLEU-4 | NLL/token, Gemma after its prompt | NLL/token, Gemma "
+             "| SLOR | median s/set | p90 s/set | peak RSS GB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for system, s in summary.items():
+        lines.append(f"| {system} | {s['sets']} | {s['all_keywords']:.1%} | {s['bleu4']:.2f} | {s['conditional_nll']:.3f} "
+                     f"| {s['nll']:.3f} | {s['slor']:.3f} | {number(s['median_s'], '.2f')} "
+                     f"| {number(s['p90_s'], '.2f')} | {number(s['peak_rss_gb'], '.2f')} |")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--per-size", type=int, default=34, help="sets per concept count 3/4/5 (default 34)")
     parser.add_argument("--full", action="store_true", help="all sets of the file")
     parser.add_argument("--limit", type=int, default=None, help="only the first N chosen sets (smoke runs)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
-    parser.add_argument("--budget", type=float, default=10.0,
-                        help="seconds per set for rejection when textsearch does not run (default 10)")
-    parser.add_argument("--rejection-batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=task.STEPS)
-    parser.add_argument("--chains", type=int, default=task.CHAINS)
-    parser.add_argument("--top-k", type=int, default=task.TOP_K)
-    parser.add_argument("--init", choices=task.INITS, default=task.INIT)
-    parser.add_argument("--drafts", type=int, default=task.NUM_DRAFTS)
+    parser.add_argument("--systems", default="textsearch,draft,rejection", help=f"comma-separated, of {SYSTEMS}")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a KeywordsToSentence setting for textsearch (and draft), e.g. particles=32")
+    parser.add_argument("--peer-python", type=Path, default=None,
+                        help="the Python of a venv with genlm-control (pip install -e '.[peers]' torch==2.13.0)")
     parser.add_argument("--out", type=Path, default=Path("out/bench_keywords"))
-    parser.add_argument("--from-rows", type=Path, default=None,
-                        help="judge and summarise the rows.jsonl of an earlier (perhaps cut short) run")
+    parser.add_argument("--judge-only", action="store_true", help="judge the systems' outputs already in --out")
+    parser.add_argument("--run", choices=SYSTEMS, default=None, help=argparse.SUPPRESS)     # a system's own process
     args = parser.parse_args()
-    methods = [m for m in args.methods.split(",") if m]
-    if not set(methods) <= set(METHODS):
-        parser.error(f"--methods takes names from {METHODS}")
-    if args.from_rows:
-        with open(args.from_rows, encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle]
-        report(rows, [m for m in methods if all(m in r for r in rows)], args)
-        return
-    rows = generate(args, methods)
-    report(rows, methods, args)
-
-
-def generate(args: argparse.Namespace, methods: list[str]) -> list[dict]:
-    """Run every method on every chosen set; rows are also appended to OUT/rows.jsonl as they finish."""
+    settings = options(args.option)
+    if args.run:
+        return run_system(args.run, args.out, settings, args.seed)
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        parser.error(f"unknown systems {unknown}: choose from {SYSTEMS}")
+    if "genlm" in systems and args.peer_python is None:
+        parser.error("genlm runs in a venv with genlm-control: give its Python with --peer-python")
+    if "rejection" in systems and "textsearch" not in systems and not (args.out / "textsearch.json").exists():
+        parser.error("rejection spends textsearch's time per pack: run textsearch too")
     sets = load_sets(args.data, args.per_size, args.full, args.seed)[: args.limit]
-    lm = ts.load_lm()
-    search = task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init,
-                                     num_drafts=args.drafts)
     args.out.mkdir(parents=True, exist_ok=True)
-    progress = open(args.out / "rows.jsonl", "w", encoding="utf-8")      # the sets so far, before judging
-    rows = []
-    for number, item in enumerate(sets, start=1):
-        concepts, seed = item["concepts"], task.seed_for(args.seed, item["concepts"])
-        row = {**item}
-        if "textsearch" in methods:
-            with Clock() as clock:
-                result = search(concepts, seed=args.seed)[0]
-            row["textsearch"] = {"text": result.text, "energy": result.energy, "wall_s": clock.wall, "cpu_s": clock.cpu}
-        if "prompted" in methods:
-            with Clock() as clock:
-                text = run_prompted(lm, concepts, seed)
-            row["prompted"] = {"text": text, "wall_s": clock.wall, "cpu_s": clock.cpu}
-        if "rejection" in methods:
-            budget = row["textsearch"]["wall_s"] if "textsearch" in row else args.budget
-            with Clock() as clock:
-                text, draws, accepted = run_rejection(lm, concepts, seed, budget, args.rejection_batch)
-            row["rejection"] = {"text": text, "draws": draws, "accepted": accepted, "budget_s": budget,
-                                "wall_s": clock.wall, "cpu_s": clock.cpu}
-        keywords = Keywords(concepts)
-        for method in methods:
-            missing = keywords.missing(row[method]["text"])
-            row[method].update(covered=not missing, found=len(concepts) - len(missing))
-        rows.append(row)
-        progress.write(json.dumps(row) + "\n")
-        progress.flush()
-        print(f"[{number}/{len(sets)}] {'#'.join(concepts)}: " +
-              " | ".join(f"{m}: {row[m]['text']!r} ({row[m]['wall_s']:.1f}s)" for m in methods),
-              file=sys.stderr, flush=True)
-
-    progress.close()
-    return rows
+    (args.out / "sets.json").write_text(json.dumps(sets))
+    for system in sorted(systems, key=SYSTEMS.index) if not args.judge_only else []:
+        print(f"{system}: {len(sets)} sets", file=sys.stderr, flush=True)
+        if system == "genlm":
+            command = [str(args.peer_python), str(Path(__file__).with_name("peer_genlm.py")), str(args.out)]
+        else:
+            command = [sys.executable, __file__, "--run", system, "--out", str(args.out), "--seed", str(args.seed)]
+            command += [f"--option={pair}" for pair in args.option]
+        subprocess.run(command, check=True)
+    report(sets, systems, args)
 
 
-def report(rows: list[dict], methods: list[str], args: argparse.Namespace) -> None:
-    """Judge the texts with Gemma, summarise, write report.json and table.md, print the table and JSON."""
+def report(sets: list[dict], systems: list[str], args: argparse.Namespace) -> None:
+    runs = {system: json.loads((args.out / f"{system}.json").read_text()) for system in systems}
+    for k, item in enumerate(sets):
+        for system, run in runs.items():
+            item[system] = {**run["rows"][k], "peak_rss_gb": run["peak_rss_gb"]}
+        item[HUMAN] = {"text": item["references"][0], "seconds": None}
+        for system in systems + [HUMAN]:
+            item[system]["covered"] = not Keywords(item["concepts"]).missing(item[system]["text"])
     judge_lm = ts.load_lm("gemma3-270m")
-    for method in methods:
-        nll, slor = judge(judge_lm, [r[method]["text"] for r in rows])
-        for row, n, s in zip(rows, nll, slor):
-            row[method].update(nll=n, slor=s)
-    summary = {method: summarise(rows, method) for method in methods}
-    config = {"sets": len(rows), "seed": args.seed, "full": args.full, "limit": args.limit,
-              "textsearch": {"steps": args.steps, "chains": args.chains, "top_k": args.top_k, "init": args.init,
-                             "drafts": args.drafts},
-              "torch_threads": torch.get_num_threads()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps({"config": config, "summary": summary, "sets": rows}, indent=1))
+    scores = judge(judge_lm, sets, {s: [item[s]["text"] for item in sets] for s in systems + [HUMAN]})
+    for system, values in scores.items():
+        for item, value in zip(sets, values):
+            item[system].update(value)
+    summary = {system: summarise(sets, system) for system in systems + [HUMAN]}
+    config = {"sets": len(sets), "seed": args.seed, "full": args.full, "limit": args.limit,
+              "options": options(args.option), "pack": task.PACK, "torch_threads": torch.get_num_threads()}
+    (args.out / "report.json").write_text(json.dumps({"config": config, "summary": summary, "sets": sets}, indent=1))
     table = markdown(summary)
     (args.out / "table.md").write_text(table + "\n")
     print(table)
-    print(json.dumps({"config": config, "summary": summary}))
 
 
 if __name__ == "__main__":

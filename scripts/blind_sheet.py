@@ -36,7 +36,7 @@ def sheet_lines(rows: list[dict], systems: list[str], sets: int, seed: int) -> l
 
 def write(report: Path, out: Path, sets: int, seed: int) -> None:
     rows = json.loads(report.read_text(encoding="utf-8"))["sets"]
-    systems = [key for key, value in rows[0].items() if isinstance(value, dict) and "text" in value]
+    systems = [key for key, value in rows[0].items() if isinstance(value, dict) and "text" in value and key != HUMAN]
     if not systems:
         raise SystemExit(f"{report}: no system outputs in its sets (expected entries with a 'text')")
     lines = sheet_lines(rows, systems, sets, seed)
