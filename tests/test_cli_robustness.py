@@ -54,7 +54,7 @@ def test_a_resume_with_other_settings_is_refused_and_can_be_forced(tmp_path, set
     code, _, err = run(["keywords", "--input", str(sets), "--output", str(out), "--seed", "8", "--init",
                         "keywords", *FAST], capsys)
     assert code == 2
-    one_error(err, "was started with other settings (init 'draft' -> 'keywords', seed 7 -> 8)")
+    one_error(err, "was started with other settings (init 'smc' -> 'keywords', seed 7 -> 8)")
     assert out.read_text().splitlines() == lines[:1]                 # nothing written
     assert run(first, capsys)[0] == 0                                # the same settings resume
     assert len(out.read_text().splitlines()) == 2

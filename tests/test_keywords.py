@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence, TraceStep,
-                                       format_trace, locked_state, trimmed, validate_keywords)
+from textsearch.state import State
+from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence, Recorder,
+                                       TraceStep, format_trace, locked_state, trimmed, validate_keywords)
 from textsearch.tasks.seeds import phase_seed, seed_for
 from textsearch.objectives import Fluency, Keywords, RepetitionPenalty, SentenceForm
 from textsearch.tasks import keywords as task
@@ -35,7 +37,7 @@ def test_seed_for_depends_on_seed_set_and_index_only():
 
 
 def test_draft_and_search_draw_from_different_streams(tiny_lm, monkeypatch):
-    generator = KeywordsToSentence(tiny_lm, steps=1, chains=1, top_k=4, draft_tokens=4, num_drafts=2)
+    generator = KeywordsToSentence(tiny_lm, steps=1, chains=1, top_k=4, draft_tokens=4, num_drafts=2, init="draft")
     seen = {}
     drafts, annealing = generator.drafts, task.SimulatedAnnealing
 
@@ -165,7 +167,7 @@ def test_sets_generated_together_get_the_results_of_one_call_each(tiny_lm):
 
 
 def test_search_is_no_worse_than_its_best_start(tiny_lm):
-    generator = KeywordsToSentence(tiny_lm, steps=3, chains=2, top_k=4, draft_tokens=6)
+    generator = KeywordsToSentence(tiny_lm, steps=3, chains=2, top_k=4, draft_tokens=6, init="draft")
     words = ["dog", "ball"]
     keywords = Keywords(words)
     starts = generator.drafts([words], [keywords], [torch.Generator().manual_seed(phase_seed(seed_for(5, words), "draft"))])[0]
@@ -184,6 +186,17 @@ def test_trace_follows_accepted_edits_to_the_result(tiny_lm):
     table = format_trace(trace).splitlines()
     assert table[0].split() == ["step", "operation", "energy", "sentence"]
     assert table[1].split()[:2] == ["0", "init"] and table[-1].endswith(result.text)
+
+
+def test_trace_shows_only_edits_that_change_the_text(tiny_lm):
+    start = State(tuple(tiny_lm.encode(" the dog")))
+    recorder = Recorder(tiny_lm, [start], torch.tensor([5.0]))
+    accepted = lambda kind: SimpleNamespace(accepted=torch.tensor([True]), kinds=[kind])  # noqa: E731
+    recorder(0, [start], torch.tensor([5.0]), accepted("replace"))                        # the same sentence
+    grown = State(tuple(tiny_lm.encode(" the dog ran")))
+    recorder(1, [grown], torch.tensor([4.0]), accepted("insert"))
+    assert [(s.step, s.operation, s.text) for s in recorder.path(0, 1)] == [(0, "init", "the dog"),
+                                                                            (2, "insert", "the dog ran")]
 
 
 def test_format_trace_columns():

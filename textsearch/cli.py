@@ -52,7 +52,9 @@ def build_parser() -> Parser:
                    help=f"fewer candidates where the LM is sure: stop at this probability mass, at most "
                         f"--top-k (default {task.TOP_P}; 1 = always top-k)")
     k.add_argument("--init", choices=task.INITS, default=task.INIT,
-                   help=f"start from the keywords alone or from a prompted draft (default {task.INIT})")
+                   help=f"smc: sequential Monte Carlo toward the prompted model's sentences with every keyword; "
+                        f"draft: prompted drafts with the keywords inserted; keywords: the bare keywords "
+                        f"(default {task.INIT})")
     k.add_argument("--seed", type=int, default=0, help="same seed, same sentences (default 0)")
     k.add_argument("--model", default=None, help="HF id, local directory or .gguf (default: the embedded SmolLM2-135M)")
     k.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -153,7 +155,7 @@ def keywords_command(args: argparse.Namespace, make_generator, adapt=lambda: Non
         if args.json:
             record = result.record()
             if args.trace:
-                record["trace"] = [list(step) for step in result.trace]
+                record["trace"] = [step.record() for step in result.trace]
             print(json.dumps(record, ensure_ascii=False))
             continue
         if args.trace:

@@ -1,25 +1,29 @@
 """Keyword-to-sentence: a fluent sentence that uses every keyword, found by search.
 
-    E(x) = −γ · SLOR(x)  +  SentenceForm(x)  +  RepetitionPenalty(x)
-           +  ∞ · [x misses a keyword (any inflection counts)]
-    SLOR(x) = (log p_LM(x) − log p_unigram(x)) / |x|
+The target is what a user means by "a sentence with these keywords": the sentences the
+LM writes after a few-shot prompt naming them, those that use them all, sharpened
+toward the LM's likelier ones:
 
-The fluency is per token (the sentence end counted), not the sum: the sum favours ever
-shorter sentences, which read as fragments ("His hand is holding the wood."). The
-unigram term (wordfreq) credits back what each word costs out of context: without it
-the energy prefers filler made of the commonest words to the apt rarer word ("a potter
-shapes the clay"). SentenceForm charges a start or end that no sentence has and a
-second sentence; RepetitionPenalty charges each repeated word bigram, which SLOR
-would otherwise reward ("a glass is thrown by a glass": the repeat is predictable).
+    π(x) ∝ p_LM(x | prompt(keywords))^β · [x uses every keyword (any inflection counts)]
 
-The search edits tokens (insert / delete / replace, candidates from the LM's top-K,
-keyword tokens locked) under simulated annealing and keeps the lowest-energy
-sentence. It starts either from the keywords alone, in the given order (CGMH), or
-from a draft: the best of several sentences the LM writes from a few-shot prompt,
-with any keyword it left out inserted where the LM finds it most fluent, then
-repaired by the same search. The draft start is the default: on CommonGen it gives
-far more fluent sentences within seconds than growing one around the bare keywords,
-which needs hundreds of edits (scripts/bench_keywords.py measures both).
+SMC draws particles toward π: `KeywordTwist` steers them to the keywords they still
+miss, and the importance weights undo the steering. The lowest-energy particles then
+start a short annealing search over insert / delete / replace edits, keyword tokens
+locked, under
+
+    E(x) = −γ · log p_LM(x | prompt) + SentenceForm(x) + RepetitionPenalty(x)
+           + ∞ · [x misses a keyword]
+
+the log-probability of the whole sentence and its end (a newline), so a fragment pays
+for the end it lacks and a run-on for every word it adds. β > 1 because the LM's own
+samples (β = 1) keep its slips as often as it makes them; sharper targets (β ≥ 2) leave
+too few particles that reach every keyword.
+
+Two other starts remain. "draft": the best of several prompted drafts, each missing
+keyword inserted where the LM finds it most fluent, repaired under the unprompted SLOR
+(E = −γ · SLOR + form + repetition: the unigram term stops the unprompted LM from
+preferring filler of the commonest words); it is faster and reads worse. "keywords":
+CGMH's start, the bare keywords in the given order.
 """
 from __future__ import annotations
 
@@ -47,10 +51,12 @@ CHAINS = 2
 TOP_K = 8
 TOP_P = 0.5               # a slot's candidates end at this much of the LM's probability (at most TOP_K)
 INITS = ("smc", "draft", "keywords")
-INIT = "draft"
+INIT = "smc"
 PARTICLES = 16            # SMC drafts per set (init="smc")
 SMC_BONUS = 3.0           # logit bonus of a missing keyword's first token in the SMC drafts
-GAMMA = 12.0              # energy per nat of SLOR per token (Fluency with length_norm and unigram)
+SMC_WEIGHT = 3.0          # log-potential per missing keyword: about what the bonus costs a particle's weight
+SMC_BETA = 1.5            # the SMC drafts' target: the prompted LM to this power
+GAMMA = 12.0              # energy per nat: of the sentence's log p (smc), of SLOR per token (draft, keywords)
 FORM_WEIGHT = 4.0         # energy of each fragment-like end, or second sentence (SentenceForm)
 REPETITION_WEIGHT = 2.0   # energy of each repeated word bigram: SLOR finds a repeated phrase predictable
 UNIGRAM = "en"            # SLOR: the fluency credits back each word's unigram log-probability (wordfreq)
@@ -90,10 +96,15 @@ def validate_keywords(words: Sequence[str]) -> list[str]:
 
 
 class TraceStep(NamedTuple):
-    step: int               # 0 is the start
-    operation: str          # init, insert, delete, replace
-    energy: float
+    step: int               # SMC: tokens grown; then the start (init, smc) and each search step after it
+    operation: str          # grow (an SMC particle's beginning after a resampling it survived), smc, init,
+                            # insert, delete, replace
+    energy: float           # nan for a beginning, which the energy does not score
     text: str
+
+    def record(self) -> list:
+        """The step as a JSON list (a nan energy as null)."""
+        return [self.step, self.operation, None if math.isnan(self.energy) else self.energy, self.text]
 
 
 @dataclass
@@ -116,7 +127,8 @@ class KeywordResult:
 def format_trace(trace: Sequence[TraceStep]) -> str:
     """The search as the blog prints it: one line per accepted edit."""
     lines = [f"{'step':>5}  {'operation':<9} {'energy':>8}  sentence"]
-    lines += [f"{s.step:>5}  {s.operation:<9} {s.energy:>8.2f}  {s.text}" for s in trace]
+    lines += [f"{s.step:>5}  {s.operation:<9} {'' if math.isnan(s.energy) else format(s.energy, '.2f'):>8}  {s.text}"
+              for s in trace]
     return "\n".join(lines)
 
 
@@ -129,7 +141,7 @@ class KeywordsToSentence:
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE,
                  form_weight: float = FORM_WEIGHT, missing_cost: float = MISSING_COST,
                  unigram: str | None = UNIGRAM, repetition_weight: float = REPETITION_WEIGHT,
-                 particles: int = PARTICLES):
+                 particles: int = PARTICLES, beta: float = SMC_BETA):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if min(steps, chains, top_k, num_drafts, draft_tokens) < 1:
@@ -138,7 +150,7 @@ class KeywordsToSentence:
         self.lm, self.steps, self.chains, self.init = lm, steps, chains, init
         self.top_k, self.top_p = top_k, top_p
         self.max_len, self.draft_tokens, self.draft_temperature = max_len, draft_tokens, draft_temperature
-        self.num_drafts, self.particles = num_drafts, particles
+        self.num_drafts, self.particles, self.beta = num_drafts, particles, beta
         self.fluency = Fluency(lm, gamma=gamma, length_norm=True, unigram=unigram)
         self.form, self.missing_cost = SentenceForm(form_weight), gamma * missing_cost
         self.repetition = RepetitionPenalty(n=2, weight=repetition_weight)
@@ -150,7 +162,8 @@ class KeywordsToSentence:
         """What shapes this generator's sentences besides the keywords and the seed: its search settings
         and its model (by fingerprint)."""
         return {"init": self.init, "steps": self.steps, "chains": self.chains, "top_k": self.top_k,
-                "top_p": self.top_p, "max_len": self.max_len, "model": self.lm.fingerprint()}
+                "top_p": self.top_p, "particles": self.particles, "beta": self.beta, "max_len": self.max_len,
+                "model": self.lm.fingerprint()}
 
     def check(self, words: Sequence[str]) -> list[str]:
         """The usable keywords, or a ValueError: none, one without letters, too many, one in a script the
@@ -187,14 +200,16 @@ class KeywordsToSentence:
         started = time.perf_counter()
         keywords = [Keywords(words) for words in sets]
         with self.proposal.session(len(sets)):
+            histories = [[[] for _ in range(self.chains)] for _ in sets]
             if self.init == "smc":
-                starts = self.smc_drafts(sets, keywords, seeds)
+                starts, histories = self.smc_drafts(sets, keywords, seeds)
             elif self.init == "draft":
                 generators = [torch.Generator().manual_seed(phase_seed(seed, "draft")) for seed in seeds]
                 starts = self.drafts(sets, keywords, generators, progress)
             else:
                 starts = [[self.keyword_start(words, kw)] * self.chains for words, kw in zip(sets, keywords)]
-            searches = [partial(self.search, *job, trace, progress and len(sets) == 1) for job in zip(sets, keywords, starts, seeds)]
+            searches = [partial(self.search, *job, trace, progress and len(sets) == 1)
+                        for job in zip(sets, keywords, starts, seeds, histories)]
             if len(searches) == 1:
                 results = [searches[0]()]
             else:
@@ -206,11 +221,12 @@ class KeywordsToSentence:
         return results
 
     def search(self, words: list[str], keywords: Keywords, starts: list[State], seed: int,
-               trace: bool = False, progress: bool = False) -> KeywordResult:
-        """The annealing search from one start per chain; the lowest-energy sentence it saw."""
+               history: list[list[TraceStep]], trace: bool = False, progress: bool = False) -> KeywordResult:
+        """The annealing search from one start per chain (`history`: how each start was found, if it
+        was grown); the lowest-energy sentence it saw."""
         objective = self.sentence_energy(words) + keywords
         start_energies = objective(starts)
-        recorder = Recorder(self.lm, starts, start_energies) if trace else None
+        recorder = Recorder(self.lm, starts, start_energies, history) if trace else None
         sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains,
                                      seed=phase_seed(seed, "search"))
         best = sampler.run(objective, init=starts, callback=recorder, progress=progress).best
@@ -224,29 +240,36 @@ class KeywordsToSentence:
 
     def sentence_energy(self, words: list[str]):
         """The energy of a sentence for these keywords, all but the keyword constraint. With SMC drafts,
-        the conditional fluency: how likely the model finds the sentence as the answer to the few-shot
-        prompt, per token, its end (a newline) included; else the unprompted SLOR."""
+        the conditional fluency: how likely the model finds the sentence, its end (a newline) included,
+        as the answer to the few-shot prompt; else the unprompted SLOR."""
         if self.init != "smc":
             return self.sentence
         stops = ["\n"] + ([] if self.lm.eos_id is None else [self.lm.eos_id])
-        fluency = Fluency(self.lm, gamma=self.fluency.gamma, length_norm=True, end=stops,
+        fluency = Fluency(self.lm, gamma=self.fluency.gamma, end=stops,
                           context=DRAFT_PROMPT.format(keywords=", ".join(words)))
         return fluency + self.form + self.repetition
 
-    def smc_drafts(self, sets: list[list[str]], keywords: list[Keywords], seeds: list[int]) -> list[list[State]]:
+    def smc_drafts(self, sets: list[list[str]], keywords: list[Keywords], seeds: list[int]
+                   ) -> tuple[list[list[State]], list[list[list[TraceStep]]]]:
         """Per set, the lowest-energy distinct particles of an SMC run toward the prompted LM's sentences
-        that use every keyword (`KeywordTwist`), one per chain, keyword tokens locked. All sets' particles
+        that use every keyword (`KeywordTwist`), one per chain, keyword tokens locked, and how each grew:
+        its beginning at every resampling it survived, and its whole at the end. All sets' particles
         grow in the same forwards; a set whose particles all fail falls back to the prompted drafts."""
-        def run(words: list[str], kw: Keywords, seed: int) -> list[str]:
+        def run(words: list[str], kw: Keywords, seed: int) -> dict[str, list[int]]:
             q = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
                           max_new_tokens=self.max_len, stop_at=("\n",), opening=DRAFT_EXAMPLES)
-            smc = SMC(q, particles=self.particles, twist=KeywordTwist(self.lm, words, bonus=SMC_BONUS),
-                      seed=phase_seed(seed, "smc"))
+            twist = KeywordTwist(self.lm, words, bonus=SMC_BONUS, weight=SMC_WEIGHT)
+            smc = SMC(q, particles=self.particles, beta=self.beta, twist=twist, seed=phase_seed(seed, "smc"))
+            resampled: list[int] = []
             try:
-                result = smc.run(kw, progress=False)
+                result = smc.run(kw, progress=False, callback=lambda step, tokens, log_w, info:
+                                 info.resampled and resampled.append(step))
             except ValueError:                     # no particle ended with every keyword
-                return []
-            return list(dict.fromkeys(trimmed(s.text) for s in result.samples if math.isfinite(s.energy)))
+                return {}
+            grown = {trimmed(s.text): s.tokens for s in result.samples if math.isfinite(s.energy)}
+            return {text: [TraceStep(t + 1, "grow", math.nan, self.lm.decode(tokens[:t + 1]).strip())
+                           for t in resampled if t + 1 < len(tokens)] + [TraceStep(len(tokens), "smc", math.nan, text)]
+                    for text, tokens in grown.items()}
 
         jobs = [partial(run, *job) for job in zip(sets, keywords, seeds)]
         with self.lm.taking_turns() as turns:
@@ -255,16 +278,19 @@ class KeywordsToSentence:
         fallback = iter(self.drafts([sets[i] for i in failed], [keywords[i] for i in failed],
                                     [torch.Generator().manual_seed(phase_seed(seeds[i], "draft")) for i in failed])
                         if failed else [])
-        states = []
-        for words, kw, group in zip(sets, keywords, texts):
-            if not group:
+        states, histories = [], []
+        for words, kw, grown in zip(sets, keywords, texts):
+            if not grown:
                 states.append(next(fallback))
+                histories.append([[] for _ in range(self.chains)])
                 continue
-            energies = (self.sentence_energy(words) + kw)([self.lm.encode(t) for t in group])
-            order = energies.argsort().tolist()
-            states.append([locked_state(self.lm.encode(group[order[c % len(group)]]), kw, self.lm.decode)
-                           for c in range(self.chains)])
-        return states
+            group = list(grown)
+            ids = [self.lm.encode(" " + text) for text in group]        # as after "Sentence:", its space led
+            order = (self.sentence_energy(words) + kw)(ids).argsort().tolist()
+            picks = [order[c % len(group)] for c in range(self.chains)]
+            states.append([locked_state(ids[k], kw, self.lm.decode) for k in picks])
+            histories.append([grown[group[k]] for k in picks])
+        return states, histories
 
     def keyword_start(self, words: list[str], keywords: Keywords) -> State:
         """CGMH's start: the keywords in order, every keyword token locked. The leading space
@@ -360,19 +386,27 @@ def locked_state(tokens: Sequence[int], keywords: Keywords, decode) -> State:
 
 
 class Recorder:
-    """Per-chain trajectories for --trace: the start and every accepted edit."""
+    """Per-chain trajectories for --trace: the start and every accepted edit that changed the text (a
+    replace by the same word, or by another spelling of it, is no step to show)."""
 
-    def __init__(self, lm, starts: list[State], energies: torch.Tensor):
+    def __init__(self, lm, starts: list[State], energies: torch.Tensor,
+                 histories: list[list[TraceStep]] | None = None):
+        """`histories[c]`: how chain c's start was grown, its last step the start itself (empty or None:
+        it was not grown; its search then counts from 0)."""
         self.decode = lm.decode
-        self.paths = [[TraceStep(0, "init", e, lm.decode(list(s.tokens)).strip())]
-                      for s, e in zip(starts, energies.tolist())]
+        histories = histories or [[] for _ in starts]
+        self.offsets = [history[-1].step if history else 0 for history in histories]
+        self.paths = [history[:-1] + [TraceStep(offset, history[-1].operation if history else "init", e,
+                                                lm.decode(list(s.tokens)).strip())]
+                      for s, e, offset, history in zip(starts, energies.tolist(), self.offsets, histories)]
 
     def __call__(self, step: int, states: list[State], energies: torch.Tensor, info: dict) -> None:
         for chain, accepted in enumerate(info.accepted.tolist()):
-            if accepted and info.kinds[chain] != "stay":
-                self.paths[chain].append(TraceStep(step + 1, info.kinds[chain], float(energies[chain]),
-                                                   self.decode(list(states[chain].tokens)).strip()))
+            text = self.decode(list(states[chain].tokens)).strip() if accepted else None
+            if accepted and info.kinds[chain] != "stay" and text != self.paths[chain][-1].text:
+                self.paths[chain].append(TraceStep(self.offsets[chain] + step + 1, info.kinds[chain],
+                                                   float(energies[chain]), text))
 
     def path(self, chain: int, best_step: int) -> list[TraceStep]:
-        """The chain's trajectory up to the step that reached the best sentence."""
-        return [s for s in self.paths[chain] if s.step <= best_step + 1]
+        """The chain's trajectory up to the search step that reached the best sentence."""
+        return [s for s in self.paths[chain] if s.step <= self.offsets[chain] + best_step + 1]
