@@ -5,6 +5,7 @@
     python scripts/bench_keywords.py --limit 8            # a smoke run
     python scripts/bench_keywords.py --systems textsearch,draft --option beta=2     # a variant of (a)
     python scripts/bench_keywords.py --peer-python PEER/bin/python                 # genlm-control too
+    python scripts/bench_keywords.py --systems textsearch,draft,rejection,genlm --keep ...  # add one, judge all
 
 Systems, each run in a process of its own on the same sets, in batch mode (packs of `PACK` sets):
   textsearch  `KeywordsToSentence` with the library defaults (`--option name=value` changes one)
@@ -194,9 +195,11 @@ def main() -> None:
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a KeywordsToSentence setting for textsearch (and draft), e.g. particles=32")
     parser.add_argument("--peer-python", type=Path, default=None,
-                        help="the Python of a venv with genlm-control (pip install -e '.[peers]' torch==2.13.0)")
+                        help="the Python of a venv with genlm-control (see scripts/peer_genlm.py)")
+    parser.add_argument("--peer-particles", type=int, default=8, help="genlm-control's particles per set (default 8)")
     parser.add_argument("--out", type=Path, default=Path("out/bench_keywords"))
-    parser.add_argument("--judge-only", action="store_true", help="judge the systems' outputs already in --out")
+    parser.add_argument("--keep", action="store_true",
+                        help="do not run again the systems whose outputs are in --out (same sets); judge them all")
     parser.add_argument("--run", choices=SYSTEMS, default=None, help=argparse.SUPPRESS)     # a system's own process
     args = parser.parse_args()
     settings = options(args.option)
@@ -212,11 +215,16 @@ def main() -> None:
         parser.error("rejection spends textsearch's time per pack: run textsearch too")
     sets = load_sets(args.data, args.per_size, args.full, args.seed)[: args.limit]
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.keep and (args.out / "sets.json").exists() and json.loads((args.out / "sets.json").read_text()) != sets:
+        parser.error(f"--keep: {args.out} holds the outputs of other sets; give the same sets or another --out")
     (args.out / "sets.json").write_text(json.dumps(sets))
-    for system in sorted(systems, key=SYSTEMS.index) if not args.judge_only else []:
+    for system in sorted(systems, key=SYSTEMS.index):
+        if args.keep and (args.out / f"{system}.json").exists():
+            continue
         print(f"{system}: {len(sets)} sets", file=sys.stderr, flush=True)
         if system == "genlm":
-            command = [str(args.peer_python), str(Path(__file__).with_name("peer_genlm.py")), str(args.out)]
+            command = [str(args.peer_python), str(Path(__file__).with_name("peer_genlm.py")), str(args.out),
+                       "--particles", str(args.peer_particles)]
         else:
             command = [sys.executable, __file__, "--run", system, "--out", str(args.out), "--seed", str(args.seed)]
             command += [f"--option={pair}" for pair in args.option]
