@@ -147,3 +147,16 @@ def test_fluency_with_a_context_scores_the_sentence_after_it(lm):
     after = lm.next_token_log_probs([CONTEXT + [7, 5]])[0]
     expected = lm.log_prob([CONTEXT + [7, 5]]) - lm.log_prob([CONTEXT]) + torch.logsumexp(after[[lm.eos_id, 6]].double(), 0)
     assert stops([[7, 5]]).item() == pytest.approx(-expected.item(), rel=1e-5)
+
+
+def test_a_one_sentence_keyword_twist_drops_only_prefixes_that_ran_on(default_lm):
+    """A prefix weighs 0 once a second sentence has begun (every continuation then runs on too), and
+    not before: a full stop alone, or a lowercase word after it, is no second sentence yet."""
+    twist = ts.samplers.KeywordTwist(default_lm, ["dog"], one_sentence=True)
+    texts = [" A dog ran.", " A dog ran. ", " A dog ran. He", " A dog ran. he said", " The dog ran! Then it sat"]
+    values = twist.log_potential([default_lm.encode(t) for t in texts], room=20).tolist()
+    assert values[:2] == [0.0, 0.0] and values[3] == 0.0
+    assert values[2] == values[4] == -math.inf
+    assert ts.objectives.OneSentence()(texts).tolist() == [0.0, 0.0, math.inf, 0.0, math.inf]
+    plain = ts.samplers.KeywordTwist(default_lm, ["dog"])
+    assert plain.log_potential([default_lm.encode(texts[2])], room=20).tolist() == [0.0]

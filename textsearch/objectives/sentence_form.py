@@ -59,3 +59,16 @@ class SentenceForm(Objective):
 
     def __repr__(self) -> str:
         return f"SentenceForm(weight={self.weight:g})"
+
+
+class OneSentence(Objective):
+    """E(x) = inf if x runs on into a second sentence (`sentence_breaks`), else 0: a hard constraint
+    for targets that must be one sentence, which a twist may then enforce on prefixes (a break, once
+    written, stays in every continuation)."""
+
+    def energy(self, batch: Batch) -> torch.Tensor:
+        return torch.tensor([float("inf") if sentence_breaks(text) else 0.0 for text in batch.texts],
+                            dtype=torch.float64)
+
+    def __repr__(self) -> str:
+        return "OneSentence()"

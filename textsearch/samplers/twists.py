@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from ..objectives.keywords import Keywords, word_forms
+from ..objectives.sentence_form import sentence_breaks
 
 
 class Twist:
@@ -41,7 +42,8 @@ class KeywordTwist(Twist):
     without a leading space, capitalised or not) get `bonus` on their logits; a prefix
     may not end while a keyword is missing. The last assumes the target forbids sentences
     that miss a keyword (its objective includes `Keywords`): otherwise the twist would
-    cut mass the target has.
+    cut mass the target has. With `one_sentence`, a prefix that has begun a second
+    sentence weighs 0, which assumes the objective includes `OneSentence`.
 
     Parameters
     ----------
@@ -53,10 +55,13 @@ class KeywordTwist(Twist):
         Logit bonus for the first token of a missing keyword.
     weight
         Log-potential per missing keyword.
+    one_sentence
+        Weigh 0 the prefixes that run on into a second sentence.
     """
 
-    def __init__(self, lm, words: Sequence[str], bonus: float = 3.0, weight: float = 1.0):
+    def __init__(self, lm, words: Sequence[str], bonus: float = 3.0, weight: float = 1.0, one_sentence: bool = False):
         self.lm, self.keywords, self.bonus, self.weight = lm, Keywords(words), float(bonus), float(weight)
+        self.one_sentence = one_sentence
         self.words = [k.text for k in self.keywords.keywords]
         self.starts, self.widths = [], []
         for word in self.words:
@@ -74,9 +79,10 @@ class KeywordTwist(Twist):
 
     def log_potential(self, prefixes, room: int) -> torch.Tensor:
         values = []
-        for missing in self._missing(prefixes):
+        for prefix, missing in zip(prefixes, self._missing(prefixes)):
             needed = sum(self.widths[k] for k in missing)
-            values.append(-math.inf if needed > room else -self.weight * len(missing))
+            run_on = self.one_sentence and sentence_breaks(self.lm.decode(list(prefix)))
+            values.append(-math.inf if needed > room or run_on else -self.weight * len(missing))
         return torch.tensor(values, dtype=torch.float64)
 
     def logit_bonus(self, prefixes) -> torch.Tensor:

@@ -5,9 +5,11 @@ LM writes after a few-shot prompt naming them, those that use them all, sharpene
 toward the LM's likelier ones:
 
     π(x) ∝ p_LM(x | prompt(keywords))^β · [x uses every keyword (any inflection counts)]
+                                         · [x is one sentence]
 
 SMC draws particles toward π: `KeywordTwist` steers them to the keywords they still
-miss, and the importance weights undo the steering. The lowest-energy particles then
+miss and drops those that run on into a second sentence (the small LM's way of fitting
+keywords it cannot join), and the importance weights undo the steering. The lowest-energy particles then
 start a short annealing search over insert / delete / replace edits, keyword tokens
 locked, under
 
@@ -36,7 +38,7 @@ from typing import NamedTuple, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from ..objectives import Batch, Fluency, Keywords, RepetitionPenalty, SentenceForm
+from ..objectives import Batch, Fluency, Keywords, OneSentence, RepetitionPenalty, SentenceForm
 from ..objectives.keywords import word_forms
 from ..objectives.sentence_form import OPENERS
 from ..proposals import EditProposal, LMSampler
@@ -258,11 +260,11 @@ class KeywordsToSentence:
         def run(words: list[str], kw: Keywords, seed: int) -> dict[str, list[int]]:
             q = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
                           max_new_tokens=self.max_len, stop_at=("\n",), opening=DRAFT_EXAMPLES)
-            twist = KeywordTwist(self.lm, words, bonus=SMC_BONUS, weight=SMC_WEIGHT)
+            twist = KeywordTwist(self.lm, words, bonus=SMC_BONUS, weight=SMC_WEIGHT, one_sentence=True)
             smc = SMC(q, particles=self.particles, beta=self.beta, twist=twist, seed=phase_seed(seed, "smc"))
             resampled: list[int] = []
             try:
-                result = smc.run(kw, progress=False, callback=lambda step, tokens, log_w, info:
+                result = smc.run(kw + OneSentence(), progress=False, callback=lambda step, tokens, log_w, info:
                                  info.resampled and resampled.append(step))
             except ValueError:                     # no particle ended with every keyword
                 return {}
