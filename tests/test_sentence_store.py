@@ -197,8 +197,8 @@ def test_searches_that_take_turns_share_a_store_sized_for_them(monkeypatch):
     lm = make_tiny_lm()
     with lm.session():
         assert lm.store.budget == STORE_BYTES
-    with lm.session(searches=8):
-        assert lm.store.budget == 8 * SEARCH_BYTES > STORE_BYTES
+    with lm.session(searches=16):
+        assert lm.store.budget == 16 * SEARCH_BYTES > STORE_BYTES
     sizes = []
     keeping = lm.session
     monkeypatch.setattr(lm, "session", lambda searches=1: sizes.append(searches) or keeping(searches))

@@ -23,7 +23,7 @@ import torch
 from .head import log_softmax_after
 
 STORE_BYTES = 128 * 2 ** 20      # states kept for one sampler run: a few steps of its chains' candidates
-SEARCH_BYTES = 64 * 2 ** 20      # per search, when several take turns and must not push out each other's states
+SEARCH_BYTES = 16 * 2 ** 20      # per search, when several take turns: its chains, their candidates, its context
 
 
 def store_bytes(searches: int) -> int:
