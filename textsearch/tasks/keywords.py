@@ -135,7 +135,9 @@ def format_trace(trace: Sequence[TraceStep]) -> str:
 
 
 class KeywordsToSentence:
-    """Keywords → sentences with `lm`: fluency + hard keyword constraint, edit moves, annealing."""
+    """Keywords → sentences with `lm`: SMC drafts toward the prompted LM's one-sentence uses of every
+    keyword (`particles`, `beta`), polished by annealing over edit moves (`steps`, `chains`, `top_k`);
+    `init` picks another start (module docstring)."""
 
     def __init__(self, lm, steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, init: str = INIT,
                  top_p: float = TOP_P, gamma: float = GAMMA, max_len: int = MAX_LEN, draft_tokens: int = DRAFT_TOKENS,
