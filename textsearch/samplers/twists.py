@@ -73,24 +73,27 @@ class KeywordTwist(Twist):
             self.starts.append(first)
             self.widths.append(min(len(ids) for ids in encoded if ids))
 
-    def _missing(self, prefixes) -> list[list[int]]:
-        texts = [self.lm.decode(list(p)) for p in prefixes]
+    def _texts(self, prefixes) -> list[str]:
+        return [self.lm.decode(list(p)) for p in prefixes]
+
+    def _missing(self, texts: list[str]) -> list[list[int]]:
         return [[self.words.index(w) for w in self.keywords.missing(t)] for t in texts]
 
     def log_potential(self, prefixes, room: int) -> torch.Tensor:
         values = []
-        for prefix, missing in zip(prefixes, self._missing(prefixes)):
+        texts = self._texts(prefixes)
+        for text, missing in zip(texts, self._missing(texts)):
             needed = sum(self.widths[k] for k in missing)
-            run_on = self.one_sentence and sentence_breaks(self.lm.decode(list(prefix)))
+            run_on = self.one_sentence and sentence_breaks(text)
             values.append(-math.inf if needed > room or run_on else -self.weight * len(missing))
         return torch.tensor(values, dtype=torch.float64)
 
     def logit_bonus(self, prefixes) -> torch.Tensor:
         bonus = torch.zeros((len(prefixes), self.lm.vocab_size), dtype=torch.float32)
-        for row, missing in enumerate(self._missing(prefixes)):
+        for row, missing in enumerate(self._missing(self._texts(prefixes))):
             for k in missing:
                 bonus[row, self.starts[k]] = self.bonus
         return bonus
 
     def may_stop(self, prefixes) -> torch.Tensor:
-        return torch.tensor([not missing for missing in self._missing(prefixes)], dtype=torch.bool)
+        return torch.tensor([not missing for missing in self._missing(self._texts(prefixes))], dtype=torch.bool)
