@@ -35,8 +35,8 @@ def fake_generate(num: int, calls: list | None = None, packs: list | None = None
     return generate
 
 
-def sets_of(*word_lists) -> list[batch.ConceptSet]:
-    return [batch.ConceptSet(i + 1, tuple(words)) for i, words in enumerate(word_lists)]
+def sets_of(*word_lists) -> list[batch.Item]:
+    return [batch.Item(i + 1, tuple(words)) for i, words in enumerate(word_lists)]
 
 
 SETS = sets_of(["dog", "frisbee", "catch"], ["cat", "couch"], ["field", "look", "stand"], ["kid", "dance"],
@@ -69,25 +69,60 @@ def test_parse_concept_set_rejects_malformed_json(line, message):
         batch.parse_concept_set(line)
 
 
-def test_read_concept_sets_reports_bad_lines_with_numbers_and_keeps_the_rest(tmp_path):
+@pytest.mark.parametrize("line, sentence", [
+    ("  The cat sat on the mat. ", "The cat sat on the mat."),
+    ('{"text": "A dog runs, fast.", "id": 3}', "A dog runs, fast."),
+])
+def test_parse_sentence(line, sentence):
+    assert batch.parse_sentence(line) == sentence
+
+
+@pytest.mark.parametrize("line", ['{"text": "a"', '{"sentence": "a"}', '{"text": 3}'])
+def test_parse_sentence_rejects_malformed_json(line):
+    with pytest.raises(ValueError, match="JSON|\"text\""):
+        batch.parse_sentence(line)
+
+
+def test_sentence_inputs_resume_by_their_text(tmp_path):
+    """A sentence task's lines name their input under "source"; a resume checks them as for keywords."""
+    path, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    path.write_text("One sentence here.\n\nAnother one, with a comma.\n", encoding="utf-8")
+    items, errors = batch.read_items(str(path), batch.parse_sentence)
+    assert items == [batch.Item(1, "One sentence here."), batch.Item(3, "Another one, with a comma.")] and not errors
+    calls = []
+
+    def generate(sources):
+        calls.append(sources)
+        return [[{"source": s, "text": s.upper()}] for s in sources]
+
+    batch.run_batch(items[:1], str(out), generate, progress=False, key="source")
+    batch.run_batch(items, str(out), generate, progress=False, key="source")
+    assert calls == [["One sentence here."], ["Another one, with a comma."]]
+    assert [line["text"] for line in read_lines(out)] == ["ONE SENTENCE HERE.", "ANOTHER ONE, WITH A COMMA."]
+    with pytest.raises(ValueError, match="where this input has"):
+        batch.run_batch([batch.Item(1, "Something else.")] + items[1:], str(out), generate, progress=False,
+                        key="source")
+
+
+def test_read_items_reports_bad_lines_with_numbers_and_keeps_the_rest(tmp_path):
     path = tmp_path / "sets.txt"
     path.write_text("dog frisbee catch\n\n123 456\n{broken\ncat, couch\n", encoding="utf-8")
-    sets, errors = batch.read_concept_sets(str(path), needs_letters)
-    assert sets == [batch.ConceptSet(1, ("dog", "frisbee", "catch")), batch.ConceptSet(5, ("cat", "couch"))]
+    sets, errors = batch.read_items(str(path), check=needs_letters)
+    assert sets == [batch.Item(1, ("dog", "frisbee", "catch")), batch.Item(5, ("cat", "couch"))]
     assert len(errors) == 2
     assert errors[0].startswith(f"{path}:3: ") and "no letters" in errors[0]
     assert errors[1].startswith(f"{path}:4: ") and "JSON" in errors[1]
 
 
-def test_read_concept_sets_unreadable_file(tmp_path):
+def test_read_items_unreadable_file(tmp_path):
     with pytest.raises(ValueError, match="cannot read the input file"):
-        batch.read_concept_sets(str(tmp_path / "missing.txt"))
+        batch.read_items(str(tmp_path / "missing.txt"))
     with pytest.raises(ValueError, match="cannot read the input file"):
-        batch.read_concept_sets(str(tmp_path))                       # a directory
+        batch.read_items(str(tmp_path))                       # a directory
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\xff\xfe\x00dog")
     with pytest.raises(ValueError, match="cannot read the input file"):
-        batch.read_concept_sets(str(binary))
+        batch.read_items(str(binary))
 
 
 @pytest.mark.parametrize("num", [1, 2])
@@ -95,7 +130,7 @@ def test_run_batch_writes_every_set_in_order(tmp_path, num):
     out = tmp_path / "out.jsonl"
     assert batch.run_batch(SETS, str(out), fake_generate(num), num=num, progress=False) == len(SETS)
     lines = read_lines(out)
-    assert [line["keywords"] for line in lines] == [list(s.keywords) for s in SETS for _ in range(num)]
+    assert [line["keywords"] for line in lines] == [list(s.value) for s in SETS for _ in range(num)]
     assert [line["text"][-2:] for line in lines] == [f"#{i}" for _ in SETS for i in range(num)]
     assert not list(tmp_path.glob("out.jsonl.part*"))
 
@@ -124,13 +159,13 @@ def test_resume_after_an_interrupted_run(tmp_path, num, kept_lines, tail):
     calls = []
     batch.run_batch(SETS, str(out), fake_generate(num, calls), num=num, progress=False)
     assert out.read_bytes() == reference.read_bytes()
-    assert calls == [list(s.keywords) for s in SETS[kept_lines // num:]]
+    assert calls == [list(s.value) for s in SETS[kept_lines // num:]]
 
 
 def test_packs_are_consecutive_sets_aligned_to_the_input(tmp_path):
     out, packs = tmp_path / "out.jsonl", []
     batch.run_batch(SETS, str(out), fake_generate(1, packs=packs), pack=2, progress=False)
-    assert packs == [[list(s.keywords) for s in SETS[i:i + 2]] for i in (0, 2, 4)]
+    assert packs == [[list(s.value) for s in SETS[i:i + 2]] for i in (0, 2, 4)]
     reference = tmp_path / "reference.jsonl"
     batch.run_batch(SETS, str(reference), fake_generate(1), progress=False)
     assert out.read_bytes() == reference.read_bytes()
@@ -142,7 +177,7 @@ def test_resume_runs_a_pack_finished_in_part_whole_and_writes_what_it_lacks(tmp_
     out, packs = tmp_path / "out.jsonl", []
     out.write_bytes(b"".join(reference.read_bytes().splitlines(keepends=True)[:3]))     # pack 1 half written
     batch.run_batch(SETS, str(out), fake_generate(1, packs=packs), pack=2, progress=False)
-    assert packs == [[list(s.keywords) for s in SETS[2:4]], [list(SETS[4].keywords)]]
+    assert packs == [[list(s.value) for s in SETS[2:4]], [list(SETS[4].value)]]
     assert out.read_bytes() == reference.read_bytes()
 
 
@@ -208,7 +243,7 @@ def test_sharded_run_merges_to_the_single_process_output(tmp_path, world, num):
     assert out.read_bytes() == single.read_bytes()
     assert not list(tmp_path.glob("out.jsonl.part*"))
     ran = [words for rank_calls in calls for words in rank_calls]
-    assert sorted(map(tuple, ran)) == sorted(s.keywords for s in SETS)     # each set once, on some rank
+    assert sorted(map(tuple, ran)) == sorted(s.value for s in SETS)     # each set once, on some rank
     assert all(rank_calls for rank_calls in calls)                         # every rank took a share
 
 
@@ -218,7 +253,7 @@ def test_ranks_take_whole_packs_in_turn(tmp_path):
     out = tmp_path / "out.jsonl"
     calls, packs = [[], []], [[], []]
     run_ranks(SETS, out, None, 1, 2, calls, pack=2, packs_per_rank=packs)
-    keywords = [list(s.keywords) for s in SETS]
+    keywords = [list(s.value) for s in SETS]
     assert packs == [[keywords[0:2], keywords[4:5]], [keywords[2:4]]]
     assert out.read_bytes() == single.read_bytes()
 
@@ -234,7 +269,7 @@ def test_sharded_resume_keeps_finished_parts_and_output_prefix(tmp_path):
     calls = [[] for _ in range(2)]
     run_ranks(SETS, out, None, 1, 2, calls)
     assert out.read_bytes() == single.read_bytes()
-    assert sorted(tuple(w) for c in calls for w in c) == sorted(SETS[i].keywords for i in (1, 2, 4))
+    assert sorted(tuple(w) for c in calls for w in c) == sorted(SETS[i].value for i in (1, 2, 4))
 
 
 def test_single_process_finishes_a_sharded_run(tmp_path):
@@ -247,14 +282,14 @@ def test_single_process_finishes_a_sharded_run(tmp_path):
     calls = []
     batch.run_batch(SETS, str(out), fake_generate(1, calls), progress=False)
     assert out.read_bytes() == single.read_bytes()
-    assert calls == [list(s.keywords) for s in SETS[2:]]
+    assert calls == [list(s.value) for s in SETS[2:]]
     assert not list(tmp_path.glob("out.jsonl.part*"))
 
 
 KILLABLE = textwrap.dedent("""
     import sys, time
     from textsearch.tasks import batch
-    sets = [batch.ConceptSet(i + 1, (f"word{i}", "other")) for i in range(40)]
+    sets = [batch.Item(i + 1, (f"word{i}", "other")) for i in range(40)]
     def generate(packed):
         time.sleep(0.02)
         return [[{"keywords": words, "text": " ".join(words) * 50, "energy": 1.0, "covered": True,

@@ -59,8 +59,10 @@ CASES = [  # (state, min_len, max_len): interior, locked only, at max_len, at mi
 ]
 
 
-def check_reverse_probabilities(proposal, objective, state: State, min_len: int, max_len: int):
-    """For moves x → y drawn from x: proposing from y reaches x with the reported q(x←y), and reports q(y←x)."""
+def check_reverse_probabilities(proposal, objective, state: State, min_len: int, max_len: int,
+                                kinds: set[str] | None = None):
+    """For moves x → y drawn from x: proposing from y reaches x with the reported q(x←y), and reports q(y←x);
+    every kind of move (or those in `kinds`) is checked."""
     forward = propose_from(proposal, objective, state, copies=600, seed=0)
     copies, checked = 3000, {}           # float32 model scores: batches round apart by ~1e-7
     for y, kind, f, r in distinct_moves(forward):
@@ -74,7 +76,7 @@ def check_reverse_probabilities(proposal, objective, state: State, min_len: int,
         checked[kind] = checked.get(kind, 0) + 1
     can = {"replace": bool(state.editable), "insert": len(state) < max_len,
            "delete": bool(state.editable) and len(state) > min_len}
-    assert set(checked) == {kind for kind, ok in can.items() if ok}
+    assert set(checked) == (kinds if kinds is not None else {kind for kind, ok in can.items() if ok})
 
 
 @pytest.mark.parametrize("state,min_len,max_len", CASES)
@@ -97,6 +99,39 @@ def ways(x: State, y: State) -> int:
     if len(y) == len(x) - 1:
         return sum(x.delete(i) == y for i in x.editable)
     return len(x.editable) if y == x else 1
+
+
+BLANK_CASES = [  # locked text around free tokens: the gaps between two locked tokens stay shut
+    (State((5, 7, 6, 8, 9), (True, False, False, True, True)), 1, 6, {"replace", "insert", "delete"}),
+    (State((7, 8), (True, False)), 1, 4, {"replace", "insert"}),   # deleting the free token: no way back
+    (State((5, 7, 8), (True, False, True)), 1, 3, {"replace"}),      # at max_len, the only free token
+]
+
+
+@pytest.mark.parametrize("state,min_len,max_len,kinds", BLANK_CASES)
+def test_reported_reverse_when_inserts_stay_beside_editable_tokens(lm, objective, state, min_len, max_len, kinds):
+    proposal = ts.proposals.EditProposal(lm, top_k=3, uniform_mix=0.2, min_len=min_len, max_len=max_len,
+                                         inserts="beside_editable")
+    check_reverse_probabilities(proposal, objective, state, min_len, max_len, kinds)
+    move = propose_from(proposal, objective, state, copies=400, seed=3)
+    before = [i for i, lock in enumerate(state.locked) if lock]
+    for y in move.states:                        # locked neighbours stay neighbours
+        after = [i for i, lock in enumerate(y.locked) if lock]
+        assert [y.tokens[i] for i in after] == [state.tokens[i] for i in before]
+        assert all(b - a == 1 for (a, b), (c, d) in zip(zip(after, after[1:]), zip(before, before[1:])) if d - c == 1)
+
+
+def test_mh_with_inserts_beside_editable_tokens_samples_the_target(lm, objective):
+    """Locked "the … sat" around one or two free tokens: 42 states, none with text outside the blank."""
+    first, last = 5, 9
+    sequences = [(first, *middle, last) for n in (1, 2) for middle in itertools.product(WORDS, repeat=n)]
+    table = dict(zip(sequences, objective([list(s) for s in sequences]).tolist()))
+    exact = exact_distribution(table)
+    init = State((first, 6, last), (True, False, True))
+    proposal = ts.proposals.EditProposal(lm, top_k=3, uniform_mix=0.1, min_len=3, max_len=4, inserts="beside_editable")
+    sampler = ts.samplers.MetropolisHastings(proposal, steps=1200, chains=64, burn_in=200, thin=2, seed=0)
+    check = check_markov(sampler.run(objective, init=init, progress=False), exact, "EditProposal beside_editable")
+    assert check.passed, check
 
 
 @pytest.mark.parametrize("probs", [(1, 0, 0), (0, 1, 0), (0, 0, 1), (0.2, 0.5, 0.3)])

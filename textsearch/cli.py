@@ -168,7 +168,7 @@ def batch_command(args: argparse.Namespace, make_generator, adapt=lambda: None) 
     """Input read and output locked before the model loads, so a bad path fails at once."""
     with batch.process_group() as (rank, world, barrier):
         try:
-            sets, errors = batch.read_concept_sets(args.input, task.validate_keywords)
+            sets, errors = batch.read_items(args.input, batch.parse_concept_set, task.validate_keywords)
         except ValueError as error:
             raise UsageError(str(error)) from None
         writes = ([args.output] if rank == 0 else []) + ([batch.part_path(args.output, rank)] if world > 1 else [])

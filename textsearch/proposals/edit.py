@@ -4,14 +4,16 @@ A move picks an operation, then a place, then (replace / insert) a token from th
 energy-weighted top-K of the language model (see `weighted_choice`). Locked tokens
 (keywords) are never replaced or deleted; insertion may go into any gap, the start
 and the end included (inside a multi-token keyword too: the keyword energy forbids
-the result).
+the result), or with `inserts="beside_editable"` only into a gap beside an editable
+token: locked text then stays in one piece and grows only where it has free tokens
+(the blanks of an infilling).
 
 mode="exact" reports the probability of every choice, so MH leaves
 p(x) ∝ exp(−E(x)/T) invariant:
 
     op        P(op | x): p_op renormalised over the ops allowed at x (no insert at
               max_len, no delete at min_len or with every token locked)
-    place     1 / #editable (replace, delete)   or   1 / (len + 1) gaps (insert)
+    place     1 / #editable (replace, delete)   or   1 / #gaps open to insertion (insert)
     token     q(t) of `weighted_choice`, with its uniform mix
 
 and the reverse move y → x is the delete at the inserted place, the insert of the
@@ -41,6 +43,7 @@ from .candidates import TOP_K, Slot
 from .weighted_choice import WeightedChoice, Weights
 
 OPS = ("replace", "insert", "delete")
+INSERTS = ("anywhere", "beside_editable")
 
 
 class EditProposal(Proposal):
@@ -70,13 +73,18 @@ class EditProposal(Proposal):
         Bounds on the length in tokens, both inclusive (max_len None: no upper bound); start inside them.
     top_p
         A slot's candidates end once they hold this much of the model's probability (1: all top_k).
+    inserts
+        "anywhere": every gap; "beside_editable": only gaps next to an editable token, so that
+        two locked tokens side by side are never pulled apart.
     """
 
     def __init__(self, model, top_k: int | None = TOP_K, p_replace: float = 1 / 3, p_insert: float = 1 / 3,
                  p_delete: float = 1 / 3, mode: str = "exact", uniform_mix: float = 0.01,
-                 min_len: int = 1, max_len: int | None = None, top_p: float = 1.0):
+                 min_len: int = 1, max_len: int | None = None, top_p: float = 1.0, inserts: str = "anywhere"):
         if mode not in ("exact", "cgmh"):
             raise ValueError(f"mode must be 'exact' or 'cgmh', got {mode!r}")
+        if inserts not in INSERTS:
+            raise ValueError(f"inserts must be one of {INSERTS}, got {inserts!r}")
         probs = (p_replace, p_insert, p_delete)
         if any(not isinstance(p, (int, float)) or not p >= 0 for p in probs) or not math.isclose(sum(probs), 1.0):
             raise ValueError(f"p_replace, p_insert, p_delete must be >= 0 and sum to 1, got {probs}")
@@ -84,7 +92,7 @@ class EditProposal(Proposal):
             raise ValueError(f"need 0 <= min_len <= max_len and max_len >= 1, got min_len={min_len}, max_len={max_len}")
         self.choice = WeightedChoice(model, top_k, uniform_mix if mode == "exact" else 0.0, top_p)
         self.op_probs = tuple(float(p) for p in probs)
-        self.mode, self.min_len, self.max_len = mode, min_len, max_len
+        self.mode, self.min_len, self.max_len, self.inserts = mode, min_len, max_len, inserts
         self.tokenizer = model.tokenizer
 
     def session(self, searches: int = 1):
@@ -92,10 +100,18 @@ class EditProposal(Proposal):
         scored (`LanguageModel.session`)."""
         return self.choice.candidates.model.session(searches)
 
+    def gaps(self, state: State) -> list[int]:
+        """The gaps an insertion may go into (gap g: before token g; len(state): the end)."""
+        if self.inserts == "anywhere":
+            return list(range(state.num_gaps))
+        return [g for g in range(state.num_gaps)
+                if (g > 0 and not state.locked[g - 1]) or (g < len(state) and not state.locked[g])]
+
     def op_weights(self, state: State) -> list[float]:
         """p_replace, p_insert, p_delete, zeroed for the ops that cannot act on `state`."""
         editable = len(state.editable) > 0
-        allowed = (editable, self.max_len is None or len(state) < self.max_len, editable and len(state) > self.min_len)
+        room = self.max_len is None or len(state) < self.max_len
+        allowed = (editable, room and bool(self.gaps(state)), editable and len(state) > self.min_len)
         return [p if ok else 0.0 for p, ok in zip(self.op_probs, allowed)]
 
     def place_log_prob(self, state: State, op: int) -> float:
@@ -103,7 +119,7 @@ class EditProposal(Proposal):
         if self.mode == "cgmh":
             return math.log(self.op_probs[op]) if self.op_probs[op] > 0 else -math.inf
         weights = self.op_weights(state)
-        places = state.num_gaps if op == 1 else len(state.editable)
+        places = len(self.gaps(state)) if op == 1 else len(state.editable)
         if weights[op] == 0 or places == 0:
             return -math.inf
         return math.log(weights[op] / sum(weights)) - math.log(places)
@@ -124,7 +140,7 @@ class EditProposal(Proposal):
         slots, draw, back, extra = [], [], [], []
         for c in active:
             x, op = states[c], ops[c]
-            choices = range(x.num_gaps) if op == 1 else x.editable
+            choices = self.gaps(x) if op == 1 else x.editable
             place = choices[int(uniforms[c] * len(choices))]
             if op == 2:
                 extra.append(x.delete(place))
@@ -149,7 +165,8 @@ class EditProposal(Proposal):
             if op == 2:
                 proposed[c], new_energies[c] = slots[row].state, next(deleted)
                 log_fwd[c] = self.place_log_prob(x, 2)
-                log_rev[c] = self.place_log_prob(proposed[c], 1) + token_rev[row]
+                log_rev[c] = (self.place_log_prob(proposed[c], 1) + token_rev[row]
+                              if slots[row].index in self.gaps(proposed[c]) else -math.inf)
             else:
                 proposed[c], new_energies[c] = chosen.states[row], float(chosen.energies[row])
                 log_fwd[c] = self.place_log_prob(x, op) + token_fwd[row]

@@ -1,9 +1,9 @@
-"""Batch keyword-to-sentence: concept sets from a file, results appended to a JSONL file.
+"""Batch mode for every task: inputs from a file (concept sets, sentences), results appended to a JSONL file.
 
 Append-only and resumable: a set's lines are written in one flushed write, in input
 order, so a killed run leaves a prefix of the final file (perhaps ending in a
 half-written line, which a restart drops) and a restart with the same arguments
-carries on where it stopped. Sets run in packs of `pack` consecutive inputs (set i
+carries on where it stopped. Inputs ("sets" below) run in packs of `pack` consecutive ones (set i
 in pack i // pack), whose drafts share forwards; a restart runs a pack it finished
 only in part again whole and writes the sets it lacks, so every set is generated in
 the same company as in an uninterrupted run. Under torchrun rank r runs the packs
@@ -25,13 +25,18 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
-Generate = Callable[[list[list[str]]], list[list[dict]]]   # concept sets -> per set, `num` result records
+Generate = Callable[[list], list[list[dict]]]               # inputs -> per input, `num` result records
 
 
 @dataclass(frozen=True)
-class ConceptSet:
+class Item:
     line: int                      # 1-based line number in the input file
-    keywords: tuple[str, ...]
+    value: tuple[str, ...] | str   # a concept set's keywords, or a sentence
+
+
+def given(value: tuple[str, ...] | str) -> list[str] | str:
+    """An input as the generator takes it and its result records name it: keywords as a list."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def parse_concept_set(line: str) -> list[str]:
@@ -49,11 +54,26 @@ def parse_concept_set(line: str) -> list[str]:
     return [word for word in re.split(r"[\s,]+", text) if word]
 
 
-def read_concept_sets(path: str, check: Callable[[list[str]], object] = lambda words: None
-                      ) -> tuple[list[ConceptSet], list[str]]:
-    """The usable concept sets of a file, and one error message per malformed line.
+def parse_sentence(line: str) -> str:
+    """The sentence of one input line: the line itself, or the "text" of a JSON object."""
+    text = line.strip()
+    if text.startswith("{"):
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+        sentence = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(sentence, str):
+            raise ValueError('a JSON line needs a "text" string, e.g. {"text": "The cat sat on the mat."}')
+        return sentence.strip()
+    return text
 
-    `check(keywords)` raises ValueError for a set the generator cannot take (no letters,
+
+def read_items(path: str, parse: Callable[[str], list[str] | str] = parse_concept_set,
+               check: Callable[[list[str] | str], object] = lambda value: None) -> tuple[list[Item], list[str]]:
+    """The usable inputs of a file, one per line as `parse` reads it, and one error message per malformed line.
+
+    `check(value)` raises ValueError for an input the generator cannot take (no letters,
     too long); blank lines are skipped.
     """
     try:
@@ -66,26 +86,26 @@ def read_concept_sets(path: str, check: Callable[[list[str]], object] = lambda w
         if not line.strip():
             continue
         try:
-            keywords = parse_concept_set(line)
-            check(keywords)
+            value = parse(line)
+            check(value)
         except ValueError as error:
             errors.append(f"{path}:{number}: {error}")
             continue
-        sets.append(ConceptSet(number, tuple(keywords)))
+        sets.append(Item(number, tuple(value) if isinstance(value, list) else value))
     return sets, errors
 
 
-def usable(sets: Sequence[ConceptSet], check: Callable[[list[str]], object], path: str
-           ) -> tuple[list[ConceptSet], list[str]]:
-    """The sets that pass `check` (a ValueError for one the generator cannot take), and a message per other."""
+def usable(sets: Sequence[Item], check: Callable[[list[str] | str], object], path: str
+           ) -> tuple[list[Item], list[str]]:
+    """The inputs that pass `check` (a ValueError for one the generator cannot take), and a message per other."""
     kept, errors = [], []
-    for concept_set in sets:
+    for item in sets:
         try:
-            check(list(concept_set.keywords))
+            check(given(item.value))
         except ValueError as error:
-            errors.append(f"{path}:{concept_set.line}: {error}")
+            errors.append(f"{path}:{item.line}: {error}")
             continue
-        kept.append(concept_set)
+        kept.append(item)
     return kept, errors
 
 
@@ -110,17 +130,18 @@ def complete_lines(path: str) -> tuple[list[dict], list[int]]:
     return records, ends
 
 
-def finished_prefix(path: str, sets: Sequence[ConceptSet], num: int) -> tuple[list[dict], int]:
-    """Result lines of the sets that the output already holds in full, and the byte length they take."""
+def finished_prefix(path: str, sets: Sequence[Item], num: int, key: str = "keywords") -> tuple[list[dict], int]:
+    """Result lines of the sets that the output already holds in full, and the byte length they take;
+    each line names its input under `key`."""
     records, ends = complete_lines(path)
     if len(records) > len(sets) * num:
         raise ValueError(f"{path} holds {len(records)} lines, more than the {len(sets) * num} this input gives: "
                          "choose another --output")
     done = len(records) // num
     for j, record in enumerate(records):
-        expected = list(sets[j // num].keywords)
-        if record.get("keywords") != expected:
-            raise ValueError(f"{path} line {j + 1} holds {record.get('keywords')} where this input has {expected} "
+        expected = given(sets[j // num].value)
+        if record.get(key) != expected:
+            raise ValueError(f"{path} line {j + 1} holds {record.get(key)!r} where this input has {expected!r} "
                              "(a different input, --num or file): choose another --output")
     return records[:done * num], ends[done * num - 1] if done else 0
 
@@ -169,15 +190,15 @@ def append(path: str, records: list[dict]) -> None:
         os.fsync(handle.fileno())
 
 
-def run_batch(sets: Sequence[ConceptSet], output: str, generate: Generate, num: int = 1, pack: int = 1,
+def run_batch(sets: Sequence[Item], output: str, generate: Generate, num: int = 1, pack: int = 1,
               rank: int = 0, world: int = 1, barrier: Callable[[], None] = lambda: None,
-              progress: bool = True) -> int:
+              progress: bool = True, key: str = "keywords", unit: str = "concept sets") -> int:
     """Generate `num` lines for every set not already in `output`; returns how many sets ran here.
 
     With one process and no part files the lines go straight to `output`; otherwise each
     rank writes `output.part<rank>` and rank 0 merges once every rank has passed `barrier`.
     """
-    prefix, prefix_length = finished_prefix(output, sets, num)
+    prefix, prefix_length = finished_prefix(output, sets, num, key)
     done_in_output = len(prefix) // num
     use_parts = world > 1 or bool(glob_parts(output))
     parts = finished_parts(output, num) if use_parts else {}
@@ -190,11 +211,11 @@ def run_batch(sets: Sequence[ConceptSet], output: str, generate: Generate, num: 
         truncate(target, kept_length(target, num))
     else:
         truncate(output, prefix_length)
-    bar = tqdm(total=sum(len(p) for p in mine), desc="concept sets", unit="set",
+    bar = tqdm(total=sum(len(p) for p in mine), desc=unit, unit="set",
                disable=not progress or rank != 0, dynamic_ncols=True)
     ran = 0
     for indices in mine:
-        results = generate([list(sets[i].keywords) for i in indices])
+        results = generate([given(sets[i].value) for i in indices])
         for index, records in zip(indices, results):
             if len(records) != num:
                 raise ValueError(f"the generator returned {len(records)} results for one set, expected {num}")
