@@ -23,7 +23,8 @@ import time
 
 import textsearch as ts
 from textsearch.lm import CharacterLM
-from textsearch.tasks.keywords import KeywordsToSentence, Recorder, TraceStep, format_trace
+from textsearch.tasks.keywords import KeywordsToSentence
+from textsearch.tasks.trace import Recorder, TraceStep, format_trace
 from textsearch.tasks.seeds import seed_for
 
 ENGLISH = [["dog", "frisbee", "catch"], ["field", "look", "stand"], ["cat", "couch", "pet"], ["car", "drive", "snow"]]

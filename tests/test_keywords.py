@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from textsearch.state import State
-from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence, Recorder,
-                                       TraceStep, format_trace, locked_state, trimmed, validate_keywords)
+from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence,
+                                       locked_state, trimmed, validate_keywords)
+from textsearch.tasks import polish as polish_module
+from textsearch.tasks.trace import Recorder, TraceStep, format_trace
 from textsearch.tasks.seeds import phase_seed, seed_for
 from textsearch.objectives import Fluency, Keywords, RepetitionPenalty, SentenceForm
 from textsearch.tasks import keywords as task
@@ -39,7 +41,7 @@ def test_seed_for_depends_on_seed_set_and_index_only():
 def test_draft_and_search_draw_from_different_streams(tiny_lm, monkeypatch):
     generator = KeywordsToSentence(tiny_lm, steps=1, chains=1, top_k=4, draft_tokens=4, num_drafts=2, init="draft")
     seen = {}
-    drafts, annealing = generator.drafts, task.SimulatedAnnealing
+    drafts, annealing = generator.drafts, polish_module.SimulatedAnnealing
 
     def spy_drafts(sets, keywords, generators, progress=False):
         seen["draft"] = generators[0].initial_seed()
@@ -50,7 +52,7 @@ def test_draft_and_search_draw_from_different_streams(tiny_lm, monkeypatch):
         return annealing(*args, seed=seed, **kwargs)
 
     monkeypatch.setattr(generator, "drafts", spy_drafts)
-    monkeypatch.setattr(task, "SimulatedAnnealing", spy_annealing)
+    monkeypatch.setattr(polish_module, "SimulatedAnnealing", spy_annealing)
     generator(["dog"], seed=3)
     job = seed_for(3, ["dog"])
     assert seen == {"draft": phase_seed(job, "draft"), "search": phase_seed(job, "search")}

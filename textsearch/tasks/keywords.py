@@ -33,7 +33,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -43,10 +43,12 @@ from ..objectives.keywords import word_forms
 from ..objectives.sentence_form import OPENERS
 from ..proposals import EditProposal, LMSampler
 from ..proposals.lm_sampler import sample_together
-from ..samplers import SMC, KeywordTwist, Sample, SimulatedAnnealing
+from ..samplers import SMC, KeywordTwist
 from ..schedules import Exponential
 from ..state import State
 from .seeds import phase_seed, seed_for
+from .polish import polish
+from .trace import TraceStep
 
 STEPS = 5
 CHAINS = 2
@@ -97,18 +99,6 @@ def validate_keywords(words: Sequence[str]) -> list[str]:
     return words
 
 
-class TraceStep(NamedTuple):
-    step: int               # SMC: tokens grown; then the start (init, smc) and each search step after it
-    operation: str          # grow (an SMC particle's beginning after a resampling it survived), smc, init,
-                            # insert, delete, replace
-    energy: float           # nan for a beginning, which the energy does not score
-    text: str
-
-    def record(self) -> list:
-        """The step as a JSON list (a nan energy as null)."""
-        return [self.step, self.operation, None if math.isnan(self.energy) else self.energy, self.text]
-
-
 @dataclass
 class KeywordResult:
     keywords: list[str]
@@ -124,14 +114,6 @@ class KeywordResult:
         energy = self.energy if math.isfinite(self.energy) else None
         return {"keywords": self.keywords, "text": self.text, "energy": energy, "covered": self.covered,
                 "steps": self.steps, "seconds": round(self.seconds, 3)}
-
-
-def format_trace(trace: Sequence[TraceStep]) -> str:
-    """The search as the blog prints it: one line per accepted edit."""
-    lines = [f"{'step':>5}  {'operation':<9} {'energy':>8}  sentence"]
-    lines += [f"{s.step:>5}  {s.operation:<9} {'' if math.isnan(s.energy) else format(s.energy, '.2f'):>8}  {s.text}"
-              for s in trace]
-    return "\n".join(lines)
 
 
 class KeywordsToSentence:
@@ -228,19 +210,11 @@ class KeywordsToSentence:
                history: list[list[TraceStep]], trace: bool = False, progress: bool = False) -> KeywordResult:
         """The annealing search from one start per chain (`history`: how each start was found, if it
         was grown); the lowest-energy sentence it saw."""
-        objective = self.sentence_energy(words) + keywords
-        start_energies = objective(starts)
-        recorder = Recorder(self.lm, starts, start_energies, history) if trace else None
-        sampler = SimulatedAnnealing(self.proposal, self.schedule, steps=self.steps, chains=self.chains,
-                                     seed=phase_seed(seed, "search"))
-        best = sampler.run(objective, init=starts, callback=recorder, progress=progress).best
-        first = int(torch.argmin(start_energies))
-        if start_energies[first] <= best.energy:           # the search never beat its start
-            best = Sample(list(starts[first].tokens), self.lm.decode(list(starts[first].tokens)),
-                          float(start_energies[first]), chain=first, step=-1)
-        text = best.text.strip()
-        return KeywordResult(words, text, best.energy, keywords.covered([text])[0], self.steps, 0.0,
-                             recorder.path(best.chain, best.step) if trace else [])
+        polished = polish(self.lm, self.proposal, self.schedule, self.sentence_energy(words) + keywords, starts,
+                          self.steps, seed, history, trace, progress)
+        text = polished.sample.text.strip()
+        return KeywordResult(words, text, polished.sample.energy, keywords.covered([text])[0], self.steps, 0.0,
+                             polished.trace)
 
     def sentence_energy(self, words: list[str]):
         """The energy of a sentence for these keywords, all but the keyword constraint. With SMC drafts,
@@ -387,30 +361,3 @@ def locked_state(tokens: Sequence[int], keywords: Keywords, decode) -> State:
     locked = [bool(set(keywords.missing(decode(tokens[:i] + tokens[i + 1:]))) - missing)
               for i in range(len(tokens))]
     return State(tuple(tokens), tuple(locked))
-
-
-class Recorder:
-    """Per-chain trajectories for --trace: the start and every accepted edit that changed the text (a
-    replace by the same word, or by another spelling of it, is no step to show)."""
-
-    def __init__(self, lm, starts: list[State], energies: torch.Tensor,
-                 histories: list[list[TraceStep]] | None = None):
-        """`histories[c]`: how chain c's start was grown, its last step the start itself (empty or None:
-        it was not grown; its search then counts from 0)."""
-        self.decode = lm.decode
-        histories = histories or [[] for _ in starts]
-        self.offsets = [history[-1].step if history else 0 for history in histories]
-        self.paths = [history[:-1] + [TraceStep(offset, history[-1].operation if history else "init", e,
-                                                lm.decode(list(s.tokens)).strip())]
-                      for s, e, offset, history in zip(starts, energies.tolist(), self.offsets, histories)]
-
-    def __call__(self, step: int, states: list[State], energies: torch.Tensor, info: dict) -> None:
-        for chain, accepted in enumerate(info.accepted.tolist()):
-            text = self.decode(list(states[chain].tokens)).strip() if accepted else None
-            if accepted and info.kinds[chain] != "stay" and text != self.paths[chain][-1].text:
-                self.paths[chain].append(TraceStep(self.offsets[chain] + step + 1, info.kinds[chain],
-                                                   float(energies[chain]), text))
-
-    def path(self, chain: int, best_step: int) -> list[TraceStep]:
-        """The chain's trajectory up to the search step that reached the best sentence."""
-        return [s for s in self.paths[chain] if s.step <= self.offsets[chain] + best_step + 1]
