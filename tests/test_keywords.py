@@ -9,7 +9,8 @@ import torch
 
 from textsearch.state import State
 from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UNIGRAM, KeywordsToSentence,
-                                       locked_state, trimmed, validate_keywords)
+                                       validate_keywords)
+from textsearch.tasks.sentences import locked_state, trimmed
 from textsearch.tasks import polish as polish_module
 from textsearch.tasks.trace import Recorder, TraceStep, format_trace
 from textsearch.tasks.seeds import phase_seed, seed_for

@@ -40,7 +40,6 @@ from tqdm.auto import tqdm
 
 from ..objectives import Batch, Fluency, Keywords, OneSentence, RepetitionPenalty, SentenceForm
 from ..objectives.keywords import word_forms
-from ..objectives.sentence_form import OPENERS
 from ..proposals import EditProposal, LMSampler
 from ..proposals.lm_sampler import sample_together
 from ..samplers import SMC, KeywordTwist
@@ -48,6 +47,7 @@ from ..schedules import Exponential
 from ..state import State
 from .seeds import phase_seed, seed_for
 from .polish import polish
+from .sentences import locked_state, trimmed
 from .trace import TraceStep
 
 STEPS = 5
@@ -345,19 +345,3 @@ def unwritable(lm, word: str) -> None:
     if any("\ufffd" in lm.decode([i]) for i in lm.encode(" " + word)):
         raise ValueError(f"keyword {word!r} is in a script this model cannot write (it has no whole tokens "
                          f"for it): use a multilingual model, e.g. --model gemma3-270m")
-
-
-def trimmed(draft: str) -> str:
-    """A draft with its whitespace collapsed and anything before its first word or opening quote
-    (a comma, a dash) cut."""
-    text = " ".join(draft.split())
-    return text[next((i for i, ch in enumerate(text) if ch.isalnum() or ch in OPENERS), len(text)):]
-
-
-def locked_state(tokens: Sequence[int], keywords: Keywords, decode) -> State:
-    """Lock the tokens the keyword constraint rests on: those whose deletion would lose a keyword."""
-    tokens = list(tokens)
-    missing = set(keywords.missing(decode(tokens)))
-    locked = [bool(set(keywords.missing(decode(tokens[:i] + tokens[i + 1:]))) - missing)
-              for i in range(len(tokens))]
-    return State(tuple(tokens), tuple(locked))
