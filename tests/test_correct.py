@@ -2,6 +2,7 @@
 import pytest
 from conftest import make_tiny_lm
 
+from textsearch.objectives import EditDistance
 from textsearch.objectives.edit_distance import Edit
 from textsearch.tasks.correct import Correct, respellings
 
@@ -32,7 +33,7 @@ def test_the_search_never_ends_above_its_start_and_reports_its_edits(lm):
     task = Correct(lm, rounds=3)
     source = "the cat cat sat on teh mat ."
     result = task(source, trace=True)[0]
-    objective = task.fluency + __import__("textsearch").objectives.EditDistance(source, task.word_cost, task.char_cost)
+    objective = task.fluency + EditDistance(source, task.word_cost, task.char_cost)
     start, final = objective([lm.encode(source), lm.encode(result.text)]).tolist()
     assert final <= start + 1e-6 and result.energy == pytest.approx(final, abs=1e-4)
     assert result.trace[0].text == source and result.trace[-1].text == result.text
