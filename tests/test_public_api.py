@@ -8,11 +8,12 @@ import pytest
 
 CONTRACT = {
     "textsearch": ["State", "load_lm", "load_mlm", "lm", "objectives", "proposals", "samplers", "schedules",
-                   "diagnostics", "testing", "__version__"],
+                   "diagnostics", "tasks", "testing", "__version__"],
     "textsearch.lm": ["CausalLM", "MaskedLM", "CharacterLM", "LanguageModel", "MaskedLanguageModel", "DraftPolicy",
                       "SentenceEncoder", "load_lm", "load_mlm", "load_sentence_encoder", "BUILTIN_MODELS"],
     "textsearch.objectives": ["Objective", "Batch", "Sum", "Scaled", "FromFunction", "Fluency", "Keywords",
-                              "LengthPrior", "MLMEnergy", "RepetitionPenalty", "SentenceForm", "Similarity"],
+                              "LengthPrior", "MLMEnergy", "RepetitionPenalty", "SentenceForm", "Similarity", "EditDistance",
+                              "CopyPenalty", "Template"],
     "textsearch.proposals": ["Proposal", "Move", "SequenceDistribution", "Conditional", "EditProposal",
                              "UniformReplace", "UniformEdit", "UniformSequences", "ExactConditional",
                              "TopKConditional", "MLMConditional", "LMSampler", "Mixture", "Cycle", "Swap",
@@ -25,7 +26,7 @@ CONTRACT = {
     "textsearch.diagnostics": ["effective_sample_size", "split_rhat"],
     "textsearch.testing": ["Check", "check_invariance", "check_markov", "check_weighted", "compare",
                            "exact_distribution", "all_sequences", "random_table", "table_objective"],
-    "textsearch.tasks": ["KeywordsToSentence", "KeywordResult"],
+    "textsearch.tasks": ["KeywordsToSentence", "KeywordResult", "Paraphrase", "Correct", "Infill", "SentenceResult"],
 }
 RESULT_FIELDS = ["samples", "best", "acceptance_rate", "trace", "info", "evaluations", "seconds"]
 SAMPLE_FIELDS = ["tokens", "text", "energy", "weight"]
