@@ -1,5 +1,6 @@
 """EditDistance: the word-level edit script, its cost against a brute-force search, and the energy."""
 import heapq
+import itertools
 import random
 
 import pytest
@@ -167,6 +168,14 @@ def test_energy_of_texts_is_a_float64_tensor():
     assert EditDistance(SOURCE, word_cost=1.0, char_cost=0.4)(texts).tolist() == pytest.approx([0, 0.4, 1, 1.4])
 
 
+def test_energy_matches_edit_costs_across_calls():
+    objective, rng = EditDistance(SOURCE), random.Random(7)
+    words = SOURCE.split() + ["prak.", "cat", "teh", "dgo", "The", "park"]
+    for _ in range(5):                          # the replace costs of text words are kept between calls
+        texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 8))) for _ in range(20)]
+        assert objective(texts).tolist() == pytest.approx([edit_costs(SOURCE, t, W, C) for t in texts])
+
+
 def test_token_ids_read_through_the_tokenizer(tiny_lm):
     tokenizer = tiny_lm.tokenizer
     ids = tokenizer.encode("the dog ran to the park", add_special_tokens=False)
@@ -194,36 +203,29 @@ def test_repr():
         "EditDistance('a b', word_cost=2, char_cost=1.5, typo_chars=1)"
 
 
-def brute_force_cost(source: list[str], text: list[str], alphabet: list[str], word_cost: float, char_cost: float,
-                     typo_chars: int) -> float:
-    """Dijkstra over word lists (of the alphabet, at most one word longer than the longer of the two):
-    the cheapest sequence of inserts, deletes, adjacent swaps and replaces, each at its cost."""
+def brute_force_costs(source: tuple[str, ...], alphabet: list[str], word_cost: float, char_cost: float,
+                      typo_chars: int, max_words: int) -> dict[tuple[str, ...], float]:
+    """Dijkstra from `source` over all word lists of the alphabet up to `max_words` words: the cheapest
+    sequence of inserts, deletes, adjacent swaps and replaces, each at its cost, to every list."""
     def replace(a, b):
         d = char_distance(a, b)
         return min(word_cost, char_cost * d) if d <= typo_chars else word_cost
 
-    cap = max(len(source), len(text)) + 1
-    goal, best = tuple(text), {tuple(source): 0.0}
-    heap = [(0.0, tuple(source))]
+    best, heap = {source: 0.0}, [(0.0, source)]
     while heap:
         cost, s = heapq.heappop(heap)
-        if s == goal:
-            return cost
         if cost > best[s]:
             continue
         steps = [(s[:p] + s[p + 1:], word_cost) for p in range(len(s))]
         steps += [(s[:p] + (s[p + 1], s[p]) + s[p + 2:], word_cost) for p in range(len(s) - 1)]
         steps += [(s[:p] + (a,) + s[p + 1:], replace(s[p], a)) for p in range(len(s)) for a in alphabet if a != s[p]]
-        if len(s) < cap:
+        if len(s) < max_words:
             steps += [(s[:p] + (a,) + s[p:], word_cost) for p in range(len(s) + 1) for a in alphabet]
         for nxt, step in steps:
             if cost + step < best.get(nxt, float("inf")) - 1e-12:
                 best[nxt] = cost + step
                 heapq.heappush(heap, (cost + step, nxt))
-    raise AssertionError("unreachable")
-
-
-TRIALS = 300
+    return best
 
 
 def random_ops(words: list[str], alphabet: list[str], rng: random.Random, n_ops: int) -> list[str]:
@@ -245,22 +247,37 @@ def random_ops(words: list[str], alphabet: list[str], rng: random.Random, n_ops:
     return words
 
 
-@pytest.mark.parametrize("alphabet, word_cost, char_cost", [
+ALPHABETS = [
     (["cat", "dog", "sun"], 1.0, 0.4),          # no near spellings: every replace costs a word
     (["cat", "cut", "dog"], 1.0, 0.4),          # cat → cut is a one-character typo fix
-    (["ab", "ba", "abc"], 4.0, 1.5),            # all near: ab→ba 1 char, ab→abc 1, ba→abc 2
-])
-def test_cost_is_the_brute_force_minimum(alphabet, word_cost, char_cost):
+    (["ab", "ba", "abc"], 4.0, 1.5),            # all near: ab → ba 1 char, ab → abc 1, ba → abc 2
+]
+
+
+@pytest.mark.parametrize("alphabet, word_cost, char_cost", ALPHABETS)
+def test_cost_is_the_brute_force_minimum_for_all_short_lists(alphabet, word_cost, char_cost):
+    """Every pair of lists of up to 3 words, against the cheapest edit sequence through lists of up to 5."""
+    lists = [tuple(w) for n in range(4) for w in itertools.product(alphabet, repeat=n)]
+    for source in lists:
+        reachable = brute_force_costs(source, alphabet, word_cost, char_cost, 2, max_words=5)
+        src = " ".join(source)
+        for text in lists:
+            txt = " ".join(text)
+            assert edit_costs(src, txt, word_cost, char_cost, 2) == pytest.approx(reachable[text]), (source, text)
+            check_script(src, txt, word_cost, char_cost)
+
+
+@pytest.mark.parametrize("alphabet, word_cost, char_cost", ALPHABETS)
+def test_cost_is_the_brute_force_minimum_for_random_edits(alphabet, word_cost, char_cost):
+    """Lists of up to 5 words and 1 to 3 random edits of them, against the cheapest sequence through lists
+    one word longer than the longer of the two."""
     rng = random.Random(1234)
-    for trial in range(TRIALS):
-        source = [rng.choice(alphabet) for _ in range(rng.randint(0, 5))]
-        if trial % 2:
-            text = random_ops(source, alphabet, rng, rng.randint(1, 3))
-        else:
-            text = [rng.choice(alphabet) for _ in range(rng.randint(0, 5))]
+    for _ in range(50):
+        source = [rng.choice(alphabet) for _ in range(rng.randint(1, 5))]
+        text = random_ops(source, alphabet, rng, rng.randint(1, 3))
         src, txt = " ".join(source), " ".join(text)
-        expected = brute_force_cost(source, text, alphabet, word_cost, char_cost, 2)
-        assert edit_costs(src, txt, word_cost, char_cost, 2) == pytest.approx(expected), (source, text)
+        reachable = brute_force_costs(tuple(source), alphabet, word_cost, char_cost, 2,
+                                      max_words=max(len(source), len(text)) + 1)
+        assert edit_costs(src, txt, word_cost, char_cost, 2) == pytest.approx(reachable[tuple(text)]), (source, text)
+        assert EditDistance(src, word_cost, char_cost)([txt]).item() == pytest.approx(reachable[tuple(text)])
         check_script(src, txt, word_cost, char_cost)
-        if source:
-            assert EditDistance(src, word_cost, char_cost)([txt]).item() == pytest.approx(expected)

@@ -87,7 +87,7 @@ def _trim(src: list[str], txt: list[str]) -> tuple[int, list[str], list[str]]:
     return p, src[p:len(src) - q], txt[p:len(txt) - q]
 
 
-def _table(src: list[str], txt: list[str], w: float, c: float, t: int):
+def _table(src: list[str], txt: list[str], w: float, c: float, t: int, R: list[list[float]] | None = None):
     """The DP table D[i][j] = cheapest script from src[:i] to txt[:j], with the replace costs R.
 
     Steps: keep or replace src[i-1] by txt[j-1] (R), delete, insert (w), and a swap of two words
@@ -97,7 +97,8 @@ def _table(src: list[str], txt: list[str], w: float, c: float, t: int):
     than a script without it, so those are not tried (as in Lowrance–Wagner).
     """
     n, m = len(src), len(txt)
-    R = [[_replace_cost(a, b, w, c, t) for b in txt] for a in src]
+    if R is None:
+        R = [[_replace_cost(a, b, w, c, t) for b in txt] for a in src]
     near_src = [[l for l in range(m) if row[l] < w] for row in R]
     near_txt = [[k for k in range(n) if R[k][l] < w] for l in range(m)]
     D = [[j * w for j in range(m + 1)]]
@@ -255,6 +256,7 @@ class EditDistance(Objective):
         self.word_cost, self.char_cost, self.typo_chars = _check_costs(word_cost, char_cost, typo_chars)
         self.source, self.tokenizer = source, tokenizer
         self._words = source.split()
+        self._columns: dict[str, tuple[float, ...]] = {}     # text word -> replace costs from each source word
 
     def edits(self, text: str) -> list[Edit]:
         """The cheapest script of word edits from the source to `text`, at this objective's costs."""
@@ -263,9 +265,24 @@ class EditDistance(Objective):
         return word_edits(self.source.strip(), text.strip(), self.typo_chars,
                           word_cost=self.word_cost, char_cost=self.char_cost)
 
-    def energy(self, batch: Batch) -> torch.Tensor:
+    def _cost(self, text: str) -> float:
+        """`edit_costs` from the source, with each text word's replace costs kept between calls."""
         w, c, t = self.word_cost, self.char_cost, self.typo_chars
-        return torch.tensor([_cost(self._words, text.split(), w, c, t) for text in batch.texts], dtype=torch.float64)
+        start, src, txt = _trim(self._words, text.split())
+        if not src or not txt:
+            return w * (len(src) + len(txt))
+        columns = self._columns
+        if len(columns) > 1 << 16:
+            columns.clear()
+        for b in txt:
+            if b not in columns:
+                columns[b] = tuple(_replace_cost(a, b, w, c, t) for a in self._words)
+        stop = start + len(src)
+        R = [list(row) for row in zip(*[columns[b][start:stop] for b in txt])]
+        return _table(src, txt, w, c, t, R)[0][-1][-1]
+
+    def energy(self, batch: Batch) -> torch.Tensor:
+        return torch.tensor([self._cost(text) for text in batch.texts], dtype=torch.float64)
 
     def __repr__(self) -> str:
         return (f"EditDistance({self.source!r}, word_cost={self.word_cost:g}, char_cost={self.char_cost:g}, "

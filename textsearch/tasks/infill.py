@@ -116,11 +116,10 @@ class Infill(SentenceTask):
         fills: list[list[list[str]]] = [[[] for _ in range(self.num_drafts)] for _ in templates]
         lengths = [1 + d % self.max_blank for d in range(self.num_drafts)]
         for blank in range(max(t.blanks for t in templates)):
-            jobs = [(k, d) for k, t in enumerate(templates) if t.blanks > blank for d in range(self.num_drafts)]
             if blank == 0:          # every draft of a template continues the same text: one prompt, n rows
-                prompts = [(k, None) for k, t in enumerate(templates)]
+                prompts = [(k, None) for k in range(len(templates))]
             else:
-                prompts = [(k, d) for k, d in jobs]
+                prompts = [(k, d) for k, t in enumerate(templates) if t.blanks > blank for d in range(self.num_drafts)]
             samplers = [self.sampler(before(templates[k], fills[k][d] if d is not None else [])) for k, d in prompts]
             rows = self.num_drafts if blank == 0 else 1
             drawn = sample_together(samplers, rows, [generators[k] for k, _ in prompts])
@@ -139,21 +138,21 @@ def fill(template: Template, blank: int, continuation: str, words: int) -> str:
     to the text before it takes the line's first word whole), without the punctuation that the template
     puts after the blank itself."""
     line = continuation.lstrip().split("\n")[0].lstrip("\"“'")     # a draft that opens a quotation
-    before, after = template.parts[blank], template.parts[blank + 1]
-    glued = before != "" and not before.endswith(" ")
+    left, right = template.parts[blank], template.parts[blank + 1]
+    glued = left != "" and not left.endswith(" ")
     text = " ".join(line.split()[:1 if glued else words])
-    if after[:1] in PUNCTUATION:
+    if right[:1] and right[0] in PUNCTUATION:
         text = text.rstrip(PUNCTUATION) or text
     return text
 
 
 def before(template: Template, fills: list[str]) -> str:
     """The template's text up to its next blank, the earlier blanks filled."""
-    return "".join(part + fill for part, fill in zip(template.parts, fills)) + template.parts[len(fills)]
+    return "".join(part + words for part, words in zip(template.parts, fills)) + template.parts[len(fills)]
 
 
 def filled(template: Template, fills: list[str]) -> str:
-    return "".join(part + fill for part, fill in zip(template.parts, fills)) + template.parts[-1]
+    return "".join(part + words for part, words in zip(template.parts, fills)) + template.parts[-1]
 
 
 def fills_of(template: Template, sentence: str) -> list[str]:
@@ -167,9 +166,9 @@ def locked_template(lm, template: Template, fills: list[str]) -> State:
     """The filled sentence's tokens, those that lie wholly inside the template's own text locked."""
     sentence = filled(template, fills)
     fixed, at = [], 0
-    for part, fill in zip(template.parts, fills + [""]):
+    for part, words in zip(template.parts, fills + [""]):
         fixed.append((at, at + len(part)))
-        at += len(part) + len(fill)
+        at += len(part) + len(words)
     tokens = lm.encode(sentence)
     locked, end = [], 0
     for i in range(len(tokens)):
