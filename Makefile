@@ -19,6 +19,9 @@ demo: install
 	$(VENV)/bin/textsearch keywords dog frisbee catch --trace
 	$(VENV)/bin/textsearch keywords field look stand
 	$(VENV)/bin/textsearch keywords cat couch pet --json
+	$(VENV)/bin/textsearch paraphrase "A man is riding a horse on the beach."
+	$(VENV)/bin/textsearch correct "She wnet to the the store yesterday." --json
+	$(VENV)/bin/textsearch infill "She opened the [BLANK] and [BLANK] inside."
 
 test: install
 	$(PY) -m pytest -q
