@@ -134,13 +134,15 @@ class Infill(SentenceTask):
 
 
 def fill(template: Template, blank: int, continuation: str, words: int) -> str:
-    """A draft's fill of `blank`: the first `words` words of the continuation's first line (a blank glued
-    to the text before it takes the line's first word whole), without the punctuation that the template
-    puts after the blank itself."""
+    """A draft's fill of `blank`: the first `words` words of the continuation's first line, within its
+    first sentence (a blank glued to the text before it takes the line's first word whole), without the
+    punctuation that the template puts after the blank itself."""
     line = continuation.lstrip().split("\n")[0].lstrip("\"“'")     # a draft that opens a quotation
     left, right = template.parts[blank], template.parts[blank + 1]
     glued = left != "" and not left.endswith(" ")
-    text = " ".join(line.split()[:1 if glued else words])
+    written = [w for w in line.split() if any(ch.isalnum() for ch in w)]      # not a lone full stop or dash
+    ends = next((i + 1 for i, w in enumerate(written) if w[-1] in ".!?"), len(written))    # nor a next sentence
+    text = " ".join(written[:min(ends, 1 if glued else words)])
     if right[:1] and right[0] in PUNCTUATION:
         text = text.rstrip(PUNCTUATION) or text
     return text
