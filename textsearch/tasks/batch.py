@@ -43,13 +43,7 @@ def parse_concept_set(line: str) -> list[str]:
     """Keywords of one input line: CommonGen JSON ("concept_set": "a#b#c") or words split by spaces/commas."""
     text = line.strip()
     if text.startswith("{"):
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
-        concept_set = record.get("concept_set") if isinstance(record, dict) else None
-        if not isinstance(concept_set, str):
-            raise ValueError('a JSON line needs a "concept_set" string such as "dog#frisbee#catch"')
+        concept_set = json_field(text, "concept_set", '"dog#frisbee#catch"')
         return [word.strip() for word in concept_set.split("#") if word.strip()]
     return [word for word in re.split(r"[\s,]+", text) if word]
 
@@ -57,16 +51,19 @@ def parse_concept_set(line: str) -> list[str]:
 def parse_sentence(line: str) -> str:
     """The sentence of one input line: the line itself, or the "text" of a JSON object."""
     text = line.strip()
-    if text.startswith("{"):
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
-        sentence = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(sentence, str):
-            raise ValueError('a JSON line needs a "text" string, e.g. {"text": "The cat sat on the mat."}')
-        return sentence.strip()
-    return text
+    return json_field(text, "text", '"The cat sat on the mat."').strip() if text.startswith("{") else text
+
+
+def json_field(text: str, field: str, example: str) -> str:
+    """The string `field` of a JSON object line; a ValueError that says what the line lacks."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    value = record.get(field) if isinstance(record, dict) else None
+    if not isinstance(value, str):
+        raise ValueError(f'a JSON line needs a "{field}" string such as {example}')
+    return value
 
 
 def read_items(path: str, parse: Callable[[str], list[str] | str] = parse_concept_set,

@@ -97,7 +97,7 @@ class Infill(SentenceTask):
                trace: bool = False, progress: bool = False) -> SentenceResult:
         """The annealing search from the most likely drafts (each a list of fills, one per blank)."""
         objective = self.fluency + template
-        sentences = list(dict.fromkeys(filled(template, fills) for fills in drafts))
+        sentences = list(dict.fromkeys(written(template, fills) for fills in drafts))
         energies = objective([self.lm.encode(s) for s in sentences])
         order = [i for i in energies.argsort().tolist() if torch.isfinite(energies[i])]
         if not order:
@@ -120,7 +120,7 @@ class Infill(SentenceTask):
                 prompts = [(k, None) for k in range(len(templates))]
             else:
                 prompts = [(k, d) for k, t in enumerate(templates) if t.blanks > blank for d in range(self.num_drafts)]
-            samplers = [self.sampler(before(templates[k], fills[k][d] if d is not None else [])) for k, d in prompts]
+            samplers = [self.sampler(written(templates[k], fills[k][d] if d is not None else [])) for k, d in prompts]
             rows = self.num_drafts if blank == 0 else 1
             drawn = sample_together(samplers, rows, [generators[k] for k, _ in prompts])
             for (k, d), (tokens, _) in zip(prompts, drawn):
@@ -148,13 +148,9 @@ def fill(template: Template, blank: int, continuation: str, words: int) -> str:
     return text
 
 
-def before(template: Template, fills: list[str]) -> str:
-    """The template's text up to its next blank, the earlier blanks filled."""
+def written(template: Template, fills: list[str]) -> str:
+    """The template's text up to its next blank, the earlier blanks filled (all filled: the sentence)."""
     return "".join(part + words for part, words in zip(template.parts, fills)) + template.parts[len(fills)]
-
-
-def filled(template: Template, fills: list[str]) -> str:
-    return "".join(part + words for part, words in zip(template.parts, fills)) + template.parts[-1]
 
 
 def fills_of(template: Template, sentence: str) -> list[str]:
@@ -166,7 +162,7 @@ def fills_of(template: Template, sentence: str) -> list[str]:
 
 def locked_template(lm, template: Template, fills: list[str]) -> State:
     """The filled sentence's tokens, those that lie wholly inside the template's own text locked."""
-    sentence = filled(template, fills)
+    sentence = written(template, fills)
     fixed, at = [], 0
     for part, words in zip(template.parts, fills + [""]):
         fixed.append((at, at + len(part)))
