@@ -86,19 +86,22 @@ def load_items(n: int, seed: int) -> list[dict]:
 
 
 def corrupt(sentence: str, rng: random.Random) -> str:
-    """The sentence with 1 to 3 errors: a typo in a word of 3+ letters, a deleted, a repeated, or two
-    swapped neighbouring words."""
+    """The sentence with 1 to 3 errors on distinct words (two errors never undo or stack on each other):
+    a typo in a word of 3+ letters, a deleted, a repeated, or two swapped neighbouring words."""
     words = sentence.split()
+    touched = [False] * len(words)
     for _ in range(rng.randint(1, 3)):
         kind = rng.choice(["typo", "typo", "delete", "repeat", "swap"])
-        i = rng.randrange(len(words))
+        free = [k for k in range(len(words)) if not touched[k]]
         if kind == "typo":
-            candidates = [k for k, w in enumerate(words) if sum(c.isalpha() for c in w) >= 3]
-            if not candidates:
-                continue
-            i = rng.choice(candidates)
-            match = re.match(r"^(\W*)(.*?)(\W*)$", words[i])
-            lead, core, tail = match.groups()
+            free = [k for k in free if sum(c.isalpha() for c in words[k]) >= 3]
+        elif kind == "swap":
+            free = [k for k in free if k + 1 < len(words) and not touched[k + 1]]
+        if not free:
+            continue
+        i = rng.choice(free)
+        if kind == "typo":
+            lead, core, tail = re.match(r"^(\W*)(.*?)(\W*)$", words[i]).groups()
             j = rng.randrange(len(core))
             letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
             edit = rng.choice(["delete", "insert", "replace", "swap"])
@@ -111,12 +114,19 @@ def corrupt(sentence: str, rng: random.Random) -> str:
             elif j + 1 < len(core):
                 core = core[:j] + core[j + 1] + core[j] + core[j + 2:]
             words[i] = lead + core + tail
+            touched[i] = True
         elif kind == "delete" and len(words) > 3:
-            del words[i]
+            del words[i], touched[i]
+            for k in (i - 1, i):            # the gap's neighbours: a later error there would stack on it
+                if 0 <= k < len(touched):
+                    touched[k] = True
         elif kind == "repeat":
             words.insert(i, re.sub(r"\W+$", "", words[i]) or words[i])
-        elif kind == "swap" and i + 1 < len(words):
+            touched.insert(i, True)
+            touched[i + 1] = True
+        elif kind == "swap":
             words[i], words[i + 1] = words[i + 1], words[i]
+            touched[i] = touched[i + 1] = True
     return " ".join(words)
 
 

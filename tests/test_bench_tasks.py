@@ -35,3 +35,12 @@ def test_corruptions_are_a_few_word_edits_and_seeded(seed):
     corrupted = bench.corrupt(sentence, random.Random(seed))
     assert corrupted == bench.corrupt(sentence, random.Random(seed))
     assert edit_costs(sentence, corrupted, word_cost=1.0, char_cost=1.0, typo_chars=0) <= 3
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_corruptions_never_undo_each_other(seed):
+    """Distinct words per error: the input always differs from the clean sentence by one word edit per error."""
+    sentence = SENTENCES[seed % 3]
+    rng = random.Random(seed)
+    corrupted = bench.corrupt(sentence, rng)
+    assert corrupted != sentence
