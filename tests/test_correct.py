@@ -21,7 +21,7 @@ def test_respellings_are_common_words_one_character_off_with_case_and_punctuatio
 
 
 def test_neighbours_cover_each_kind_of_word_edit(lm):
-    task = Correct(lm, inserts=2)
+    task = Correct(lm, inserts=2, insert_log_p=float("-inf"))
     options = dict((text, op) for op, text in task.neighbours("the the dog sat"))
     assert options["the dog sat"] == "delete"
     assert options["the dog the sat"] == "swap"
@@ -29,11 +29,29 @@ def test_neighbours_cover_each_kind_of_word_edit(lm):
     assert "the the dog sat" not in options                  # the sentence itself is no neighbour
 
 
+def test_only_doubtful_words_are_respelled_and_only_likely_words_inserted(lm):
+    task = Correct(lm, inserts=2, insert_log_p=float("-inf"), surprise=float("inf"))
+    assert task.doubtful("prak.", 0.0) and not task.doubtful("the", 0.0)       # no common word / a common one
+    assert Correct(lm, surprise=5.0).doubtful("the", 6.0)                         # a common word out of place
+    replaced = {text for op, text in task.neighbours("the dog sat on teh mat") if op == "replace"}
+    assert replaced and all(text.split()[:4] == ["the", "dog", "sat", "on"] for text in replaced)
+    never = Correct(lm, inserts=2, insert_log_p=0.5)                              # no word is that likely
+    assert not [op for op, _ in never.neighbours("the dog sat") if op == "insert"]
+
+
+def test_a_repeated_word_is_cheap_to_drop_and_any_other_dear(lm):
+    task = Correct(lm)
+    prior = EditDistance("the the dog sat", task.word_cost, task.char_cost, delete_cost=task.delete_cost)
+    assert prior(["the dog sat"]).item() == task.word_cost
+    other = EditDistance("the big dog sat", task.word_cost, task.char_cost, delete_cost=task.delete_cost)
+    assert other(["the dog sat"]).item() == task.delete_cost > task.word_cost
+
+
 def test_the_search_never_ends_above_its_start_and_reports_its_edits(lm):
     task = Correct(lm, rounds=3)
     source = "the cat cat sat on teh mat ."
     result = task(source, trace=True)[0]
-    objective = task.fluency + EditDistance(source, task.word_cost, task.char_cost)
+    objective = task.fluency + EditDistance(source, task.word_cost, task.char_cost, delete_cost=task.delete_cost)
     start, final = objective([lm.encode(source), lm.encode(result.text)]).tolist()
     assert final <= start + 1e-6 and result.energy == pytest.approx(final, abs=1e-4)
     assert result.trace[0].text == source and result.trace[-1].text == result.text
@@ -44,7 +62,7 @@ def test_the_search_never_ends_above_its_start_and_reports_its_edits(lm):
 
 def test_an_expensive_prior_leaves_the_sentence_alone(lm):
     source = "the cat cat sat on the mat ."
-    result = Correct(lm, word_cost=1e4, char_cost=1e4)(source)[0]
+    result = Correct(lm, word_cost=1e4, char_cost=1e4, delete_cost=1e4)(source)[0]
     assert result.text == source and result.edits == []
 
 

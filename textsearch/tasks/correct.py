@@ -5,13 +5,20 @@ written (CGMH's correction task, blog part 4's ρ(x, c) = p(x) · sim(x, c)):
 
     E(x) = −γ · log p_LM(x | CONTEXT) + EditDistance(x, source)
 
-where a word inserted, deleted, swapped or replaced costs `word_cost` and a spelling fix
-`char_cost` per character, so a fix must buy more likelihood than it costs. The search
+where a word inserted, swapped or replaced costs `word_cost`, a spelling fix `char_cost`
+per character, and a deleted word `word_cost` where it repeats its neighbour ("the the")
+but `delete_cost` elsewhere, so a fix must buy more likelihood than it costs, and the LM's
+taste for short sentences cannot buy it by dropping what the writer meant. The search
 moves by whole words, since a typo splits a word into tokens that no one-token edit can
 mend: each step scores every sentence one word edit away (each word deleted, swapped
-with the next, respelled into a dictionary word one character off; a word the LM expects
-inserted into each gap) in one batch, and draws the next sentence from them and the
-current one ∝ exp(−E/T), T falling; it stops where no neighbour is better.
+with the next, a doubtful word respelled into a dictionary word one character off, a word
+the LM expects inserted into a gap) in one batch, and draws the next sentence from them
+and the current one ∝ exp(−E/T), T falling; it stops where no neighbour is better.
+
+One forward per step, of the sentence's prefixes, decides which neighbours are worth
+scoring: a word is doubtful when it is no common word or the LM finds it surprising where
+it stands, and a gap gets only the words the LM finds likely there. Respelling every word
+would score six times as many sentences, nearly all of them worse.
 """
 from __future__ import annotations
 
@@ -30,10 +37,14 @@ from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask
 from .trace import TraceStep
 
 ROUNDS = 6                # word edits at most (the search stops earlier where no neighbour is better)
-WORD_COST = 5.0           # energy of a word inserted, deleted, swapped or replaced by another word
+WORD_COST = 5.0           # energy of a word inserted, swapped, replaced by another, or deleted where it repeats
+DELETE_COST = 20.0        # energy of deleting any other word: it was most likely meant
 CHAR_COST = 2.5           # energy per character of a spelling fix
 SPELLINGS = 6             # respellings tried per word: the commonest dictionary words one character off
-INSERTS = 4               # words tried per gap: the LM's likeliest next words there
+INSERTS = 4               # words tried per gap at most: the LM's likeliest next words there
+INSERT_LOG_P = -3.0       # ... of those, the ones whose log p there is at least this
+COMMON = 20_000           # a word among the commonest this many is respelled only where it is surprising
+SURPRISE = 9.0            # nats: the LM's surprise at a word's first token that makes a common word doubtful
 VOCABULARY = 60_000       # dictionary size (wordfreq's commonest English words)
 GAMMA = 1.0
 START_TEMPERATURE, END_TEMPERATURE = 0.5, 0.01
@@ -69,12 +80,14 @@ class Correct(SentenceTask):
     edit-distance prior (module docstring); results carry the edits made."""
 
     def __init__(self, lm, rounds: int = ROUNDS, word_cost: float = WORD_COST, char_cost: float = CHAR_COST,
-                 gamma: float = GAMMA, spellings: int = SPELLINGS, inserts: int = INSERTS,
+                 delete_cost: float = DELETE_COST, gamma: float = GAMMA, spellings: int = SPELLINGS, inserts: int = INSERTS,
+                 insert_log_p: float = INSERT_LOG_P, surprise: float = SURPRISE,
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
         if min(rounds, spellings) < 1 or inserts < 0:
             raise ValueError(f"rounds and spellings must be >= 1 and inserts >= 0, got {rounds}, {spellings}, {inserts}")
         self.lm, self.rounds, self.word_cost, self.char_cost = lm, rounds, word_cost, char_cost
-        self.spellings, self.inserts = spellings, inserts
+        self.delete_cost = delete_cost
+        self.spellings, self.inserts, self.insert_log_p, self.surprise = spellings, inserts, insert_log_p, surprise
         stops = ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
         self.fluency = Fluency(lm, gamma=gamma, end=stops, context=PLAIN_CONTEXT)
         self.schedule = Exponential(start_temperature, end_temperature)
@@ -82,7 +95,8 @@ class Correct(SentenceTask):
 
     def settings(self) -> dict:
         return {"task": "correct", "rounds": self.rounds, "word_cost": self.word_cost, "char_cost": self.char_cost,
-                "spellings": self.spellings, "inserts": self.inserts, "model": self.lm.fingerprint()}
+                "delete_cost": self.delete_cost, "spellings": self.spellings, "inserts": self.inserts,
+                "insert_log_p": self.insert_log_p, "surprise": self.surprise, "model": self.lm.fingerprint()}
 
     def search_many(self, texts: list[str], seeds: list[int], trace: bool = False,
                     progress: bool = False) -> list[SentenceResult]:
@@ -94,7 +108,7 @@ class Correct(SentenceTask):
                 return turns.run(searches)
 
     def search(self, source: str, seed: int, trace: bool = False) -> SentenceResult:
-        prior = EditDistance(source, self.word_cost, self.char_cost)
+        prior = EditDistance(source, self.word_cost, self.char_cost, delete_cost=self.delete_cost)
         objective = self.fluency + prior
         generator = torch.Generator().manual_seed(phase_seed(seed, "search"))
         current, energy = source, float(objective([self.lm.encode(source)])[0])
@@ -119,22 +133,37 @@ class Correct(SentenceTask):
                               prior.edits(text))
 
     def neighbours(self, text: str) -> list[tuple[str, str]]:
-        """Every (operation, sentence) one word edit from `text`."""
+        """Every (operation, sentence) one word edit from `text` that is worth scoring (module docstring)."""
         words = text.split()
+        surprise, inserts = self.read_gaps(words)
         options = [("delete", words[:i] + words[i + 1:]) for i in range(len(words)) if len(words) > 1]
         options += [("swap", words[:i] + [words[i + 1], words[i]] + words[i + 2:])
                     for i in range(len(words) - 1) if words[i] != words[i + 1]]
         options += [("replace", words[:i] + [w] + words[i + 1:])
-                    for i, word in enumerate(words) for w in respellings(word, self.spellings)]
-        options += [("insert", words[:g] + [w] + words[g:]) for g, news in enumerate(self.likely_words(words))
-                    for w in news]
+                    for i, word in enumerate(words) if self.doubtful(word, surprise[i])
+                    for w in respellings(word, self.spellings)]
+        options += [("insert", words[:g] + [w] + words[g:]) for g, news in enumerate(inserts) for w in news]
         return list({" ".join(ws): (op, " ".join(ws)) for op, ws in options}.values())
 
-    def likely_words(self, words: list[str]) -> list[list[str]]:
-        """Per gap (before each word, and at the end), the `inserts` words the LM finds likeliest there."""
-        if not self.inserts:
-            return [[] for _ in range(len(words) + 1)]
+    def doubtful(self, word: str, surprise: float) -> bool:
+        """Worth respelling: no common word, or one the LM did not expect where it stands."""
+        match = WORD.match(word)
+        rank = dictionary().get(match.group(2).lower(), VOCABULARY) if match else VOCABULARY
+        return rank >= COMMON or surprise > self.surprise
+
+    def read_gaps(self, words: list[str]) -> tuple[list[float], list[list[str]]]:
+        """One forward of every prefix: per word, the LM's surprise (nats) at its first token there; per
+        gap (before each word, and at the end), the likely words to insert there."""
         prefixes = [self.lm.encode(" ".join(words[:g])) if g else [] for g in range(len(words) + 1)]
-        log_probs = self.lm.next_token_log_probs(prefixes, context=PLAIN_CONTEXT)[:, self.word_starts]
-        top = log_probs.topk(self.inserts, dim=-1).indices.tolist()
-        return [[self.lm.decode([self.word_starts[i]]).strip() for i in row] for row in top]
+        log_probs = self.lm.next_token_log_probs(prefixes, context=PLAIN_CONTEXT)
+        surprise = []
+        for g in range(len(words)):
+            ids = self.lm.encode(" ".join(words[:g + 1]))
+            first = ids[len(prefixes[g])] if ids[:len(prefixes[g])] == prefixes[g] and len(ids) > len(prefixes[g]) else None
+            surprise.append(float("inf") if first is None else -float(log_probs[g, first]))
+        if not self.inserts:
+            return surprise, [[] for _ in prefixes]
+        top = log_probs[:, self.word_starts].topk(self.inserts, dim=-1)
+        inserts = [[self.lm.decode([self.word_starts[i]]).strip() for v, i in zip(values, indices) if v >= self.insert_log_p]
+                   for values, indices in zip(top.values.tolist(), top.indices.tolist())]
+        return surprise, inserts
