@@ -36,6 +36,15 @@ def test_copy_penalty_charges_a_copy_in_full_and_enough_change_nothing():
         CopyPenalty("x", min_change=0)
 
 
+def test_each_word_gained_or_lost_costs_the_length_weight(lm, encoder):
+    source, texts = "the dog ran in the park", ["the dog ran", "the dog ran in the big green park"]
+    plain = Paraphrase(lm, encoder=encoder, length_weight=0).energy(source)(texts)
+    weighed = Paraphrase(lm, encoder=encoder, length_weight=2.0).energy(source)(texts)
+    assert (weighed - plain).tolist() == pytest.approx([2.0 * 3, 2.0 * 2])
+    with pytest.raises(ValueError, match="length_weight"):
+        Paraphrase(lm, encoder=encoder, length_weight=-1)
+
+
 def test_results_keep_the_kept_words_and_never_end_above_their_start(lm, encoder):
     task = Paraphrase(lm, keep=["dog"], encoder=encoder, steps=4, num_drafts=4, top_k=6, max_len=16)
     source = "the dog ran in the park ."

@@ -3,12 +3,14 @@
 The energy (blog part 4's ρ(x, c) = p(x) · sim(x, c) · χ(x, c)):
 
     E(x) = −γ · log p_LM(x | prompt(source)) + Similarity(x, source) + CopyPenalty(x, source)
-           + RepetitionPenalty(x) + ∞ · [x lacks a kept word]
+           + LengthPrior(x, len(source)) + RepetitionPenalty(x) + ∞ · [x lacks a kept word]
 
 The few-shot prompt asks for a paraphrase, so the LM's likely answers are fluent and on
 topic; the sentence embedding (MiniLM) holds the meaning; the copy penalty makes the
 source itself, by far the LM's likeliest answer, cost until a sentence changes enough of
-its words. Prompted drafts, ranked by this energy, start an annealing search over
+its words; the length prior, a charge per word of length gained or lost, keeps the LM,
+which likes short sentences, from buying its change by dropping what the source says.
+Prompted drafts, ranked by this energy, start an annealing search over
 insert / delete / replace edits, the kept words' tokens locked.
 """
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Sequence
 import torch
 
 from ..lm import SentenceEncoder, load_sentence_encoder
-from ..objectives import CopyPenalty, Fluency, Keywords, RepetitionPenalty, Similarity
+from ..objectives import CopyPenalty, Fluency, Keywords, LengthPrior, RepetitionPenalty, Similarity
+from ..objectives.text import words
 from ..proposals import EditProposal, LMSampler
 from ..proposals.lm_sampler import sample_together
 from ..schedules import Exponential
@@ -38,6 +41,7 @@ GAMMA = 1.0                # energy per nat of the paraphrase's log p after the 
 SIMILARITY_WEIGHT = 30.0   # energy per unit of cosine distance to the source
 MIN_CHANGE = 0.3           # the share of the source's words a paraphrase changes before it stops paying
 COPY_WEIGHT = 30.0         # the charge for repeating the source unchanged
+LENGTH_WEIGHT = 1.5        # energy per word longer or shorter than the source
 REPETITION_WEIGHT = 2.0
 MAX_LEN = 64               # tokens
 START_TEMPERATURE, END_TEMPERATURE = 0.3, 0.01
@@ -59,16 +63,18 @@ class Paraphrase(SentenceTask):
                  steps: int = STEPS, chains: int = CHAINS, top_k: int = TOP_K, top_p: float = TOP_P,
                  num_drafts: int = NUM_DRAFTS, draft_temperature: float = DRAFT_TEMPERATURE, gamma: float = GAMMA,
                  similarity_weight: float = SIMILARITY_WEIGHT, min_change: float = MIN_CHANGE,
-                 copy_weight: float = COPY_WEIGHT, max_len: int = MAX_LEN,
+                 copy_weight: float = COPY_WEIGHT, length_weight: float = LENGTH_WEIGHT, max_len: int = MAX_LEN,
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
         if min(steps, chains, top_k, num_drafts) < 1:
             raise ValueError(f"steps, chains, top_k and num_drafts must be >= 1, got {steps}, {chains}, {top_k}, {num_drafts}")
+        if length_weight < 0:
+            raise ValueError(f"length_weight must be >= 0 (0: no length prior), got {length_weight}")
         if isinstance(keep, str):
             raise TypeError("pass the kept words as a list of strings, e.g. ['dog']")
         self.lm, self.keep, self.steps, self.chains = lm, list(keep), steps, chains
         self.top_k, self.top_p, self.num_drafts, self.draft_temperature = top_k, top_p, num_drafts, draft_temperature
         self.gamma, self.similarity_weight, self.min_change, self.copy_weight = gamma, similarity_weight, min_change, copy_weight
-        self.max_len = max_len
+        self.length_weight, self.max_len = length_weight, max_len
         self.encoder = encoder if isinstance(encoder, SentenceEncoder) else load_sentence_encoder(encoder)
         self.repetition = RepetitionPenalty(n=2, weight=REPETITION_WEIGHT)
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
@@ -78,7 +84,7 @@ class Paraphrase(SentenceTask):
         return {"task": "paraphrase", "keep": self.keep, "steps": self.steps, "chains": self.chains,
                 "top_k": self.top_k, "top_p": self.top_p, "num_drafts": self.num_drafts,
                 "similarity_weight": self.similarity_weight, "min_change": self.min_change,
-                "copy_weight": self.copy_weight, "model": self.lm.fingerprint()}
+                "copy_weight": self.copy_weight, "length_weight": self.length_weight, "model": self.lm.fingerprint()}
 
     def check(self, text: str) -> str:
         """The usable sentence, or a ValueError: no letters, too long, a kept word missing from it."""
@@ -96,6 +102,8 @@ class Paraphrase(SentenceTask):
         energy = (Fluency(self.lm, gamma=self.gamma, end=stops, context=PROMPT.format(source=source))
                   + Similarity(source, self.encoder, self.similarity_weight)
                   + CopyPenalty(source, self.min_change, self.copy_weight) + self.repetition)
+        if self.length_weight:
+            energy = energy + LengthPrior(target=len(words(source)), weight=self.length_weight)
         return energy + Keywords(self.keep) if self.keep else energy
 
     def search_many(self, texts: list[str], seeds: list[int], trace: bool = False,
