@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from textsearch.objectives.base import Batch
-from textsearch.objectives.edit_distance import Edit, EditDistance, char_distance, deletion_costs, edit_costs, word_edits
+from textsearch.objectives.edit_distance import Edit, EditDistance, char_distance, edit_costs, word_edits
 
 SOURCE = "The dog ran to the park."
 W, C = 4.0, 1.5                  # EditDistance's default word_cost and char_cost
@@ -281,84 +281,3 @@ def test_cost_is_the_brute_force_minimum_for_random_edits(alphabet, word_cost, c
         assert edit_costs(src, txt, word_cost, char_cost, 2) == pytest.approx(reachable[tuple(text)]), (source, text)
         assert EditDistance(src, word_cost, char_cost)([txt]).item() == pytest.approx(reachable[tuple(text)])
         check_script(src, txt, word_cost, char_cost)
-
-
-def brute_force_with_origins(source: tuple[str, ...], alphabet: list[str], word_cost: float, char_cost: float,
-                             delete_cost: float, max_words: int) -> dict[tuple[str, ...], float]:
-    """Dijkstra over word lists whose words carry what deleting them costs (a source word what
-    `deletion_costs` gives it, kept through replaces and swaps; an inserted word `word_cost`): the
-    cheapest cost of every reachable word list."""
-    dels = deletion_costs(list(source), word_cost, delete_cost)
-
-    def replace(a, b):
-        d = char_distance(a, b)
-        return min(word_cost, char_cost * d) if d <= 2 else word_cost
-
-    start = tuple(zip(source, dels))
-    best, heap = {start: 0.0}, [(0.0, start)]
-    while heap:
-        cost, s = heapq.heappop(heap)
-        if cost > best[s]:
-            continue
-        steps = [(s[:p] + s[p + 1:], s[p][1]) for p in range(len(s))]
-        steps += [(s[:p] + (s[p + 1], s[p]) + s[p + 2:], word_cost) for p in range(len(s) - 1)]
-        steps += [(s[:p] + ((a, s[p][1]),) + s[p + 1:], replace(s[p][0], a))
-                  for p in range(len(s)) for a in alphabet if a != s[p][0]]
-        if len(s) < max_words:
-            steps += [(s[:p] + ((a, word_cost),) + s[p:], word_cost) for p in range(len(s) + 1) for a in alphabet]
-        for nxt, step in steps:
-            if cost + step < best.get(nxt, float("inf")) - 1e-12:
-                best[nxt] = cost + step
-                heapq.heappush(heap, (cost + step, nxt))
-    words: dict[tuple[str, ...], float] = {}
-    for s, cost in best.items():
-        key = tuple(w for w, _ in s)
-        words[key] = min(cost, words.get(key, float("inf")))
-    return words
-
-
-def test_only_a_word_that_repeats_its_neighbour_is_cheap_to_delete():
-    assert deletion_costs(["The", "the", "dog", "ran", "ran.", "home"], 4.0, 9.0) == [4.0, 4.0, 9.0, 4.0, 4.0, 9.0]
-    assert deletion_costs(["a", "b", "a"], 4.0, None) == [4.0, 4.0, 4.0]
-    assert edit_costs("The the dog ran home.", "The dog ran home.", 4.0, 1.5, 2, delete_cost=9.0) == 4.0
-    assert edit_costs("The big dog ran home.", "The dog ran home.", 4.0, 1.5, 2, delete_cost=9.0) == 9.0
-    assert edit_costs("The dog ran home.", "The big dog ran home.", 4.0, 1.5, 2, delete_cost=9.0) == 4.0
-
-
-def check_against_origins(source: list[str], text: list[str], reachable: dict, delete_cost: float) -> None:
-    w, c = 4.0, 1.5
-    src, txt = " ".join(source), " ".join(text)
-    expected = reachable[tuple(text)]
-    assert edit_costs(src, txt, w, c, 2, delete_cost=delete_cost) == pytest.approx(expected), (source, text)
-    if source:
-        assert EditDistance(src, w, c, delete_cost=delete_cost)([txt]).item() == pytest.approx(expected)
-    edits = word_edits(src, txt, 2, word_cost=w, char_cost=c, delete_cost=delete_cost)
-    assert apply_edits(src, edits) == txt
-    dels = deletion_costs(source, w, delete_cost)
-    assert sum(dels[e.position] if e.operation == "delete" else edit_cost(e, w, c, 2) for e in edits) == \
-        pytest.approx(expected), (source, text, edits)
-
-
-REPEATING = ["a", "A.", "b"]         # "a" and "A." repeat each other (case and punctuation aside)
-
-
-@pytest.mark.parametrize("delete_cost", [2.5, 9.0])
-def test_cost_with_a_delete_cost_is_the_brute_force_minimum_for_all_short_lists(delete_cost):
-    """Every pair of lists of up to 3 words, against the Dijkstra that tracks each word's deletion cost."""
-    lists = [list(w) for n in range(4) for w in itertools.product(REPEATING, repeat=n)]
-    for source in lists:
-        reachable = brute_force_with_origins(tuple(source), REPEATING, 4.0, 1.5, delete_cost, max_words=4)
-        for text in lists:
-            check_against_origins(source, text, reachable, delete_cost)
-
-
-@pytest.mark.parametrize("delete_cost", [2.5, 9.0])
-def test_cost_with_a_delete_cost_is_the_brute_force_minimum_for_random_edits(delete_cost):
-    """Sources of up to 5 words, 1 to 3 random edits of them."""
-    rng = random.Random(7)
-    for _ in range(15):
-        source = [rng.choice(REPEATING) for _ in range(rng.randint(2, 5))]
-        text = random_ops(source, REPEATING, rng, rng.randint(1, 3))
-        reachable = brute_force_with_origins(tuple(source), REPEATING, 4.0, 1.5, delete_cost,
-                                             max_words=max(len(source), len(text)) + 1)
-        check_against_origins(source, text, reachable, delete_cost)

@@ -1,7 +1,6 @@
 """EditDistance: stay a few small edits away from a given sentence, the prior of error correction."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -67,20 +66,6 @@ def _check_costs(word_cost: float, char_cost: float, typo_chars: int) -> tuple[f
     return check_weight(word_cost, "word_cost"), check_weight(char_cost, "char_cost"), typo_chars
 
 
-def _check_delete_cost(delete_cost: float | None) -> float | None:
-    return None if delete_cost is None else check_weight(delete_cost, "delete_cost")
-
-
-def deletion_costs(words: list[str], word_cost: float, delete_cost: float | None) -> list[float]:
-    """What dropping each word costs: `word_cost` for a word that repeats a neighbour ("the the",
-    letters compared, case and punctuation aside), `delete_cost` for any other (None: `word_cost`)."""
-    if delete_cost is None:
-        return [word_cost] * len(words)
-    cores = [re.sub(r"[^\w']+", "", w).lower() for w in words]
-    return [word_cost if core and core in cores[max(0, i - 1):i] + cores[i + 1:i + 2] else delete_cost
-            for i, core in enumerate(cores)]
-
-
 def _replace_cost(a: str, b: str, word_cost: float, char_cost: float, typo_chars: int) -> float:
     if a == b:
         return 0.0
@@ -90,26 +75,22 @@ def _replace_cost(a: str, b: str, word_cost: float, char_cost: float, typo_chars
     return min(word_cost, char_cost * d) if d <= typo_chars else word_cost
 
 
-def _trim(src: list[str], txt: list[str], dels: list[float]) -> tuple[int, list[str], list[str], list[float]]:
-    """Drop the common first and last words, and their deletion costs: an optimal alignment keeps them
-    (searches edit a few words). That holds for a word no other source word costs more to delete
-    (a script that deletes it could delete the other instead), so trimming stops at a cheaper one."""
-    short, top = min(len(src), len(txt)), max(dels, default=0.0)
+def _trim(src: list[str], txt: list[str]) -> tuple[int, list[str], list[str]]:
+    """Drop the common first and last words: an optimal alignment keeps them (searches edit a few words)."""
+    short = min(len(src), len(txt))
     p = 0
-    while p < short and src[p] == txt[p] and dels[p] >= top:
+    while p < short and src[p] == txt[p]:
         p += 1
     q = 0
-    while q < short - p and src[-1 - q] == txt[-1 - q] and dels[-1 - q] >= top:
+    while q < short - p and src[-1 - q] == txt[-1 - q]:
         q += 1
-    return p, src[p:len(src) - q], txt[p:len(txt) - q], dels[p:len(src) - q]
+    return p, src[p:len(src) - q], txt[p:len(txt) - q]
 
 
-def _table(src: list[str], txt: list[str], w: float, c: float, t: int, dels: list[float],
-           R: list[list[float]] | None = None):
-    """The DP table D[i][j] = cheapest script from src[:i] to txt[:j], with the replace costs R and the
-    deletion costs `dels` (one per source word).
+def _table(src: list[str], txt: list[str], w: float, c: float, t: int, R: list[list[float]] | None = None):
+    """The DP table D[i][j] = cheapest script from src[:i] to txt[:j], with the replace costs R.
 
-    Steps: keep or replace src[i-1] by txt[j-1] (R), delete (dels), insert (w), and a swap of two words
+    Steps: keep or replace src[i-1] by txt[j-1] (R), delete, insert (w), and a swap of two words
     (w, plus the replace costs of both): the source pair either adjacent with words inserted
     between them, or with the words between them deleted. A swap that both deletes and inserts
     between, or whose words are both not near-matches (R < w) of where they go, is never cheaper
@@ -120,17 +101,14 @@ def _table(src: list[str], txt: list[str], w: float, c: float, t: int, dels: lis
         R = [[_replace_cost(a, b, w, c, t) for b in txt] for a in src]
     near_src = [[l for l in range(m) if row[l] < w] for row in R]
     near_txt = [[k for k in range(n) if R[k][l] < w] for l in range(m)]
-    dropped = [0.0]                        # dropped[x]: the cost of deleting src[:x]
-    for d in dels:
-        dropped.append(dropped[-1] + d)
     D = [[j * w for j in range(m + 1)]]
     for i in range(1, n + 1):
-        prev, Ri, di = D[i - 1], R[i - 1], dels[i - 1]
-        row = [dropped[i]] + [0.0] * m
+        prev, Ri = D[i - 1], R[i - 1]
+        row = [i * w] + [0.0] * m
         Rp, near_i = (R[i - 2], near_src[i - 1]) if i > 1 else (None, ())
         for j in range(1, m + 1):
             best = prev[j - 1] + Ri[j - 1]
-            x = prev[j] + di
+            x = prev[j] + w
             if x < best:
                 best = x
             x = row[j - 1] + w
@@ -153,7 +131,7 @@ def _table(src: list[str], txt: list[str], w: float, c: float, t: int, dels: lis
                     for k in reversed(near_txt[j - 1]):
                         if k > i - 3:
                             continue
-                        base = w + dropped[i - 1] - dropped[k + 1] + r2
+                        base = w * (i - 1 - k) + r2
                         if base >= best:
                             break
                         x = D[k][j - 2] + base + R[k][j - 1]
@@ -164,40 +142,37 @@ def _table(src: list[str], txt: list[str], w: float, c: float, t: int, dels: lis
     return D, R, near_src, near_txt
 
 
-def _cost(src: list[str], txt: list[str], w: float, c: float, t: int, delete_cost: float | None) -> float:
-    _, src, txt, dels = _trim(src, txt, deletion_costs(src, w, delete_cost))
+def _cost(src: list[str], txt: list[str], w: float, c: float, t: int) -> float:
+    _, src, txt = _trim(src, txt)
     if not src or not txt:
-        return sum(dels) + w * len(txt)
-    return _table(src, txt, w, c, t, dels)[0][-1][-1]
+        return w * (len(src) + len(txt))
+    return _table(src, txt, w, c, t)[0][-1][-1]
 
 
-def edit_costs(source: str, text: str, word_cost: float = 1.0, char_cost: float = 0.4, typo_chars: int = 2,
-               delete_cost: float | None = None) -> float:
+def edit_costs(source: str, text: str, word_cost: float = 1.0, char_cost: float = 0.4, typo_chars: int = 2) -> float:
     """The cheapest word-level script that turns `source` into `text` (words split on whitespace).
 
     Inserting, deleting or swapping two adjacent words costs `word_cost`; replacing word a by b
     costs `min(word_cost, char_cost * d)` when their Damerau–Levenshtein distance d is at most
-    `typo_chars`, else `word_cost`; equal words cost 0. With `delete_cost`, deleting a source word
-    that does not repeat its neighbour costs that instead (`deletion_costs`).
+    `typo_chars`, else `word_cost`; equal words cost 0.
     """
     w, c, t = _check_costs(word_cost, char_cost, typo_chars)
-    return _cost(source.split(), text.split(), w, c, t, _check_delete_cost(delete_cost))
+    return _cost(source.split(), text.split(), w, c, t)
 
 
 def word_edits(source: str, text: str, typo_chars: int = 2, *, word_cost: float = 1.0,
-               char_cost: float = 0.4, delete_cost: float | None = None) -> list[Edit]:
+               char_cost: float = 0.4) -> list[Edit]:
     """The edits of the cheapest script from `source` to `text` (see `edit_costs`), in source order.
 
     Ties go the same way every time: keep a word, then swap, fix a spelling, delete, insert, and
     last replace a word by another.
     """
     w, c, t = _check_costs(word_cost, char_cost, typo_chars)
-    words = source.split()
-    offset, src, txt, dels = _trim(words, text.split(), deletion_costs(words, w, _check_delete_cost(delete_cost)))
+    offset, src, txt = _trim(source.split(), text.split())
     if not src or not txt:
         return ([Edit("delete", a, "", offset + i) for i, a in enumerate(src)]
                 + [Edit("insert", "", b, offset) for b in txt])
-    D, R, near_src, near_txt = _table(src, txt, w, c, t, dels)
+    D, R, near_src, near_txt = _table(src, txt, w, c, t)
 
     def close(x: float, d: float) -> bool:
         return abs(x - d) <= 1e-9 * max(1.0, abs(d))
@@ -228,7 +203,7 @@ def word_edits(source: str, text: str, typo_chars: int = 2, *, word_cost: float 
             r2 = R[i - 1][j - 2]
             if step is None and r2 < w:
                 for k in reversed(near_txt[j - 1]):
-                    if k <= i - 3 and close(D[k][j - 2] + w + sum(dels[k + 1:i - 1]) + r2 + R[k][j - 1], d):
+                    if k <= i - 3 and close(D[k][j - 2] + w * (i - 1 - k) + r2 + R[k][j - 1], d):
                         step = ([swap(k, i - 1)] + replaced(k, j - 1)
                                 + [Edit("delete", src[x], "", offset + x) for x in range(k + 1, i - 1)]
                                 + replaced(i - 1, j - 2), k, j - 2)
@@ -237,7 +212,7 @@ def word_edits(source: str, text: str, typo_chars: int = 2, *, word_cost: float 
             block, i, j = step
         elif i and j and R[i - 1][j - 1] < w and close(D[i - 1][j - 1] + R[i - 1][j - 1], d):
             block, i, j = replaced(i - 1, j - 1), i - 1, j - 1
-        elif i and close(D[i - 1][j] + dels[i - 1], d):
+        elif i and close(D[i - 1][j] + w, d):
             block, i = [Edit("delete", src[i - 1], "", offset + i - 1)], i - 1
         elif j and (not i or close(D[i][j - 1] + w, d)):
             block, j = [Edit("insert", "", txt[j - 1], offset + i)], j - 1
@@ -255,10 +230,7 @@ class EditDistance(Objective):
     replaced by another word costs `word_cost`; a word replaced by a near spelling (at most
     `typo_chars` characters apart, Damerau–Levenshtein) costs `char_cost` per character instead,
     so with the defaults fixing "prak." to "park." (1.5) is much cheaper than changing a word (4)
-    and the search prefers fixing spellings to rewriting. With `delete_cost`, dropping a word costs
-    that unless the word repeats its neighbour ("the the"): people double words by mistake far
-    more often than they add others, and an LM, which likes short sentences, would otherwise buy
-    likelihood by deleting what was meant. Words are whitespace-split with their
+    and the search prefers fixing spellings to rewriting. Words are whitespace-split with their
     punctuation and compared case-sensitively, on stripped texts; `edits(text)` lists the script.
 
     Parameters
@@ -273,21 +245,17 @@ class EditDistance(Objective):
         word replacement.
     typo_chars
         The most characters a replacement may change and still count as a typo fix.
-    delete_cost
-        Energy of deleting a source word that does not repeat a neighbour (None: `word_cost`).
     tokenizer
         Gives token ids their text when this term is used alone (in a sum, the language model's serves).
     """
 
     def __init__(self, source: str, word_cost: float = 4.0, char_cost: float = 1.5, typo_chars: int = 2,
-                 delete_cost: float | None = None, tokenizer=None):
+                 tokenizer=None):
         if not isinstance(source, str) or not source.strip():
             raise ValueError(f"the source must be a non-empty text (the sentence to correct), got {source!r}")
         self.word_cost, self.char_cost, self.typo_chars = _check_costs(word_cost, char_cost, typo_chars)
-        self.delete_cost = _check_delete_cost(delete_cost)
         self.source, self.tokenizer = source, tokenizer
         self._words = source.split()
-        self._dels = deletion_costs(self._words, self.word_cost, self.delete_cost)
         self._columns: dict[str, tuple[float, ...]] = {}     # text word -> replace costs from each source word
 
     def edits(self, text: str) -> list[Edit]:
@@ -295,14 +263,14 @@ class EditDistance(Objective):
         if not isinstance(text, str):
             raise TypeError(f"edits() takes one text, got {type(text).__name__}")
         return word_edits(self.source.strip(), text.strip(), self.typo_chars,
-                          word_cost=self.word_cost, char_cost=self.char_cost, delete_cost=self.delete_cost)
+                          word_cost=self.word_cost, char_cost=self.char_cost)
 
     def _cost(self, text: str) -> float:
         """`edit_costs` from the source, with each text word's replace costs kept between calls."""
         w, c, t = self.word_cost, self.char_cost, self.typo_chars
-        start, src, txt, dels = _trim(self._words, text.split(), self._dels)
+        start, src, txt = _trim(self._words, text.split())
         if not src or not txt:
-            return sum(dels) + w * len(txt)
+            return w * (len(src) + len(txt))
         columns = self._columns
         if len(columns) > 1 << 16:
             columns.clear()
@@ -311,12 +279,11 @@ class EditDistance(Objective):
                 columns[b] = tuple(_replace_cost(a, b, w, c, t) for a in self._words)
         stop = start + len(src)
         R = [list(row) for row in zip(*[columns[b][start:stop] for b in txt])]
-        return _table(src, txt, w, c, t, dels, R)[0][-1][-1]
+        return _table(src, txt, w, c, t, R)[0][-1][-1]
 
     def energy(self, batch: Batch) -> torch.Tensor:
         return torch.tensor([self._cost(text) for text in batch.texts], dtype=torch.float64)
 
     def __repr__(self) -> str:
-        deletes = "" if self.delete_cost is None else f", delete_cost={self.delete_cost:g}"
         return (f"EditDistance({self.source!r}, word_cost={self.word_cost:g}, char_cost={self.char_cost:g}, "
-                f"typo_chars={self.typo_chars}{deletes})")
+                f"typo_chars={self.typo_chars})")
