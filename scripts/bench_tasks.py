@@ -86,8 +86,9 @@ def load_items(n: int, seed: int) -> list[dict]:
 
 
 def corrupt(sentence: str, rng: random.Random) -> str:
-    """The sentence with 1 to 3 errors on distinct words (two errors never undo or stack on each other):
-    a typo in a word of 3+ letters, a deleted, a repeated, or two swapped neighbouring words."""
+    """The sentence with 1 to 3 errors, each on a word no earlier error touched (so a swap is never
+    swapped back): a typo in a word of 3+ letters, a deleted, a repeated, or two swapped neighbouring
+    words. A typo can still leave its word as it was, and a deletion may sit beside an earlier error."""
     words = sentence.split()
     touched = [False] * len(words)
     for _ in range(rng.randint(1, 3)):

@@ -5,20 +5,21 @@ written (CGMH's correction task, blog part 4's ρ(x, c) = p(x) · sim(x, c)):
 
     E(x) = −γ · log p_LM(x | CONTEXT) + EditDistance(x, source)
 
-where a word inserted, swapped or replaced costs `word_cost`, a spelling fix `char_cost`
-per character, and a deleted word `word_cost` where it repeats its neighbour ("the the")
-but `delete_cost` elsewhere, so a fix must buy more likelihood than it costs, and the LM's
-taste for short sentences cannot buy it by dropping what the writer meant. The search
+where a word inserted, deleted, swapped or replaced costs `word_cost` and a spelling fix
+`char_cost` per character, so a fix must buy more likelihood than it costs. The search
 moves by whole words, since a typo splits a word into tokens that no one-token edit can
-mend: each step scores every sentence one word edit away (each word deleted, swapped
-with the next, a doubtful word respelled into a dictionary word one character off, a word
+mend: each step scores every sentence one word edit away (a word that repeats its
+neighbour deleted, each word swapped with the next, a doubtful word respelled into a dictionary word one character off, a word
 the LM expects inserted into a gap) in one batch, and draws the next sentence from them
 and the current one ∝ exp(−E/T), T falling; it stops where no neighbour is better.
 
 One forward per step, of the sentence's prefixes, decides which neighbours are worth
 scoring: a word is doubtful when it is no common word or the LM finds it surprising where
 it stands, and a gap gets only the words the LM finds likely there. Respelling every word
-would score six times as many sentences, nearly all of them worse.
+would score six times as many sentences, nearly all of them worse. Only a repeated word
+("the the") is ever deleted: people double words by mistake far more often than they add
+stray ones, and the LM, which likes short sentences, would otherwise buy likelihood by
+dropping words the writer meant.
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask
 from .trace import TraceStep
 
 ROUNDS = 6                # word edits at most (the search stops earlier where no neighbour is better)
-WORD_COST = 5.0           # energy of a word inserted, swapped, replaced by another, or deleted where it repeats
-DELETE_COST = 20.0        # energy of deleting any other word: it was most likely meant
+WORD_COST = 5.0           # energy of a word inserted, deleted, swapped or replaced by another word
 CHAR_COST = 2.5           # energy per character of a spelling fix
 SPELLINGS = 6             # respellings tried per word: the commonest dictionary words one character off
 INSERTS = 4               # words tried per gap at most: the LM's likeliest next words there
@@ -80,13 +80,12 @@ class Correct(SentenceTask):
     edit-distance prior (module docstring); results carry the edits made."""
 
     def __init__(self, lm, rounds: int = ROUNDS, word_cost: float = WORD_COST, char_cost: float = CHAR_COST,
-                 delete_cost: float = DELETE_COST, gamma: float = GAMMA, spellings: int = SPELLINGS, inserts: int = INSERTS,
-                 insert_log_p: float = INSERT_LOG_P, surprise: float = SURPRISE,
-                 start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
+                 gamma: float = GAMMA, spellings: int = SPELLINGS, inserts: int = INSERTS,
+                 start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE,
+                 insert_log_p: float = INSERT_LOG_P, surprise: float = SURPRISE):
         if min(rounds, spellings) < 1 or inserts < 0:
             raise ValueError(f"rounds and spellings must be >= 1 and inserts >= 0, got {rounds}, {spellings}, {inserts}")
         self.lm, self.rounds, self.word_cost, self.char_cost = lm, rounds, word_cost, char_cost
-        self.delete_cost = delete_cost
         self.spellings, self.inserts, self.insert_log_p, self.surprise = spellings, inserts, insert_log_p, surprise
         stops = ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
         self.fluency = Fluency(lm, gamma=gamma, end=stops, context=PLAIN_CONTEXT)
@@ -95,7 +94,7 @@ class Correct(SentenceTask):
 
     def settings(self) -> dict:
         return {"task": "correct", "rounds": self.rounds, "word_cost": self.word_cost, "char_cost": self.char_cost,
-                "delete_cost": self.delete_cost, "spellings": self.spellings, "inserts": self.inserts,
+                "spellings": self.spellings, "inserts": self.inserts,
                 "insert_log_p": self.insert_log_p, "surprise": self.surprise, "model": self.lm.fingerprint()}
 
     def search_many(self, texts: list[str], seeds: list[int], trace: bool = False,
@@ -108,7 +107,7 @@ class Correct(SentenceTask):
                 return turns.run(searches)
 
     def search(self, source: str, seed: int, trace: bool = False) -> SentenceResult:
-        prior = EditDistance(source, self.word_cost, self.char_cost, delete_cost=self.delete_cost)
+        prior = EditDistance(source, self.word_cost, self.char_cost)
         objective = self.fluency + prior
         generator = torch.Generator().manual_seed(phase_seed(seed, "search"))
         current, energy = source, float(objective([self.lm.encode(source)])[0])
@@ -136,7 +135,9 @@ class Correct(SentenceTask):
         """Every (operation, sentence) one word edit from `text` that is worth scoring (module docstring)."""
         words = text.split()
         surprise, inserts = self.read_gaps(words)
-        options = [("delete", words[:i] + words[i + 1:]) for i in range(len(words)) if len(words) > 1]
+        cores = [re.sub(r"[^\w']+", "", w).lower() for w in words]
+        options = [("delete", words[:i] + words[i + 1:]) for i, core in enumerate(cores)
+                   if core and core in cores[max(0, i - 1):i] + cores[i + 1:i + 2]]
         options += [("swap", words[:i] + [words[i + 1], words[i]] + words[i + 2:])
                     for i in range(len(words) - 1) if words[i] != words[i + 1]]
         options += [("replace", words[:i] + [w] + words[i + 1:])
@@ -159,8 +160,11 @@ class Correct(SentenceTask):
         surprise = []
         for g in range(len(words)):
             ids = self.lm.encode(" ".join(words[:g + 1]))
-            first = ids[len(prefixes[g])] if ids[:len(prefixes[g])] == prefixes[g] and len(ids) > len(prefixes[g]) else None
-            surprise.append(float("inf") if first is None else -float(log_probs[g, first]))
+            start = len(prefixes[g])
+            if ids[:start] == prefixes[g] and len(ids) > start:
+                surprise.append(-float(log_probs[g, ids[start]]))
+            else:                       # the word merges into the prefix's tokens: no first token of its own
+                surprise.append(float("inf"))
         if not self.inserts:
             return surprise, [[] for _ in prefixes]
         top = log_probs[:, self.word_starts].topk(self.inserts, dim=-1)

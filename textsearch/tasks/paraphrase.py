@@ -22,6 +22,7 @@ import torch
 
 from ..lm import SentenceEncoder, load_sentence_encoder
 from ..objectives import CopyPenalty, Fluency, Keywords, LengthPrior, RepetitionPenalty, Similarity
+from ..objectives.arguments import check_weight
 from ..objectives.text import words
 from ..proposals import EditProposal, LMSampler
 from ..proposals.lm_sampler import sample_together
@@ -67,14 +68,12 @@ class Paraphrase(SentenceTask):
                  start_temperature: float = START_TEMPERATURE, end_temperature: float = END_TEMPERATURE):
         if min(steps, chains, top_k, num_drafts) < 1:
             raise ValueError(f"steps, chains, top_k and num_drafts must be >= 1, got {steps}, {chains}, {top_k}, {num_drafts}")
-        if length_weight < 0:
-            raise ValueError(f"length_weight must be >= 0 (0: no length prior), got {length_weight}")
         if isinstance(keep, str):
             raise TypeError("pass the kept words as a list of strings, e.g. ['dog']")
         self.lm, self.keep, self.steps, self.chains = lm, list(keep), steps, chains
         self.top_k, self.top_p, self.num_drafts, self.draft_temperature = top_k, top_p, num_drafts, draft_temperature
         self.gamma, self.similarity_weight, self.min_change, self.copy_weight = gamma, similarity_weight, min_change, copy_weight
-        self.length_weight, self.max_len = length_weight, max_len
+        self.length_weight, self.max_len = check_weight(length_weight, "length_weight"), max_len
         self.encoder = encoder if isinstance(encoder, SentenceEncoder) else load_sentence_encoder(encoder)
         self.repetition = RepetitionPenalty(n=2, weight=REPETITION_WEIGHT)
         self.proposal = EditProposal(lm, top_k=top_k, top_p=top_p, mode="exact", max_len=max_len)
