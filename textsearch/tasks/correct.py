@@ -9,9 +9,10 @@ where a word inserted, deleted, swapped or replaced costs `word_cost` and a spel
 `char_cost` per character, so a fix must buy more likelihood than it costs. The search
 moves by whole words, since a typo splits a word into tokens that no one-token edit can
 mend: each step scores every sentence one word edit away (a word that repeats its
-neighbour deleted, each word swapped with the next, a doubtful word respelled into a dictionary word one character off, a word
-the LM expects inserted into a gap) in one batch, and draws the next sentence from them
-and the current one ∝ exp(−E/T), T falling; it stops where no neighbour is better.
+neighbour deleted, each word swapped with the next, a doubtful word respelled into a
+dictionary word one character off, a word the LM expects inserted into a gap) in one
+batch, and draws the next sentence from them and the current one ∝ exp(−E/T), T falling;
+it stops where no neighbour is better.
 
 One forward per step, of the sentence's prefixes, decides which neighbours are worth
 scoring: a word is doubtful when it is no common word or the LM finds it surprising where
@@ -159,7 +160,7 @@ class Correct(SentenceTask):
         log_probs = self.lm.next_token_log_probs(prefixes, context=PLAIN_CONTEXT)
         surprise = []
         for g in range(len(words)):
-            ids = self.lm.encode(" ".join(words[:g + 1]))
+            ids = prefixes[g + 1]                  # the text up to and with word g
             start = len(prefixes[g])
             if ids[:start] == prefixes[g] and len(ids) > start:
                 surprise.append(-float(log_probs[g, ids[start]]))
@@ -168,6 +169,7 @@ class Correct(SentenceTask):
         if not self.inserts:
             return surprise, [[] for _ in prefixes]
         top = log_probs[:, self.word_starts].topk(self.inserts, dim=-1)
-        inserts = [[self.lm.decode([self.word_starts[i]]).strip() for v, i in zip(values, indices) if v >= self.insert_log_p]
+        inserts = [[self.lm.decode([self.word_starts[i]]).strip()
+                    for v, i in zip(values, indices) if v >= self.insert_log_p]
                    for values, indices in zip(top.values.tolist(), top.indices.tolist())]
         return surprise, inserts
