@@ -274,3 +274,26 @@ def test_lm_sampler_on_the_default_model_matches_uncached_scores(default_lm):
     drafts, chat_log_q = chat.sample(3, torch.Generator().manual_seed(0))
     print([default_lm.decode(d) for d in drafts])
     assert all(drafts) and torch.isfinite(chat_log_q).all()
+
+
+def test_added_special_tokens_are_never_written():
+    """A chat or multimodal tokenizer marks turn markers and image placeholders special without naming
+    them among its special tokens; a proposal must not write them, even where the model favours them."""
+    from tokenizers import AddedToken
+    tokenizer = make_tiny_tokenizer(16)
+    tokenizer.add_tokens([AddedToken("<image>", special=True), AddedToken("hello", special=False)])
+    image, hello = tokenizer.convert_tokens_to_ids(["<image>", "hello"])
+    assert image not in tokenizer.all_special_ids
+    lm = make_tiny_lm(tokenizer=tokenizer, seed=1)
+    head = lm.model.get_output_embeddings()
+    favoured = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        favoured.weight.copy_(head.weight)
+        favoured.bias.zero_()
+        favoured.bias[image] = 50.0                                    # the model all but always says <image>
+    lm.model.set_output_embeddings(favoured)
+    allowed = ordinary_tokens(lm)
+    assert not allowed[image] and allowed[hello]
+    tokens, _ = ts.proposals.LMSampler(lm, prompt="the cat", max_new_tokens=6).sample(64, torch.Generator().manual_seed(0))
+    assert tokens and not any(image in row for row in tokens)
+    assert lm.next_token_log_probs([[lm.start_id]])[0].argmax().item() == image

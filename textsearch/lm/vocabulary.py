@@ -7,11 +7,15 @@ import torch
 
 
 def ordinary_tokens(model) -> torch.Tensor:
-    """Boolean mask [V] of the tokens a proposal may write: real vocabulary, no special tokens."""
+    """Boolean mask [V] of the tokens a proposal may write: real vocabulary, no special tokens. Special
+    means the tokenizer's named ones and every added token it marks special: a chat model's turn markers
+    (<|im_start|>) and a multimodal model's placeholders (Gemma's <start_of_image>, <unused…>) are not
+    in its named ones, and a sample that writes one is no sentence."""
     tokenizer = model.tokenizer
     allowed = torch.zeros(model.vocab_size, dtype=torch.bool)
     allowed[: min(model.vocab_size, len(tokenizer))] = True
     special = set(tokenizer.all_special_ids)
+    special |= {i for i, token in getattr(tokenizer, "added_tokens_decoder", {}).items() if token.special}
     special |= {getattr(model, name, None) for name in ("bos_id", "eos_id", "start_id", "pad_id", "mask_id")}
     special.discard(None)
     allowed[[t for t in special if 0 <= t < model.vocab_size]] = False
