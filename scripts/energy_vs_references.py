@@ -3,15 +3,19 @@
     python scripts/energy_vs_references.py out/bench_keywords/report.json        # every system of the report
     python scripts/energy_vs_references.py REPORT --model gemma3-270m           # the same energy on another LM
 
-Each set of a bench_keywords report is scored under `KeywordsToSentence`'s search energy, all of
-it (the whole sentence's log-probability after the few-shot prompt, the form and repetition
-charges, the keyword constraint): each system's sentence and every human reference that uses all
-the keywords. Where the energy scores a system's sentence lower than every reference, a search
-under it is already past what people write, and more search or another sampler cannot make it read
-more like a person; only the energy can. The table gives per system the sets compared (those with a
-reference that uses every keyword), the share where some reference scores lower than the system's
-sentence, and the median energy per token of the system's sentences and of the best reference (the
-row `human` is CommonGen's first reference, against the others).
+Each set of a bench_keywords report is scored under `KeywordsToSentence`'s search energy, with the
+settings the report's textsearch ran with, all of it (the whole sentence's log-probability after the
+few-shot prompt, the form and repetition charges, the keyword constraint): each system's sentence,
+CommonGen's first reference as the row `human`, and, as what they are held against, the set's other
+references that use every keyword. Where the energy scores a system's sentence lower than every
+reference, more search under it moves away from what people write; only another energy (a prompt, a
+larger model) can move toward it. Every system is scored under this one energy, also those that
+searched under another (draft, rejection, genlm).
+
+The table gives per system: the sets compared (those with another reference that uses every
+keyword), how many of its sentences there miss a keyword (infinite energy), the share of the others
+where some reference scores lower, and the median energy per token (the end counted as one) of its
+covering sentences and of each set's best reference.
 """
 from __future__ import annotations
 
@@ -37,54 +41,78 @@ def systems_of(rows: list[dict]) -> list[str]:
 
 def compare(rows: list[dict], systems: Sequence[str], score: Score, covers: Callable[[list[str], str], bool],
             progress: bool = False) -> dict:
-    """Per system: sets compared, the share where some covering reference scores lower than its sentence,
-    and the median energy per token of its sentences and of each set's best reference. Each set's
-    sentences are scored in one call."""
-    found = {system: {"preferred": [], "own": [], "reference": []} for system in systems}
+    """Per system: sets compared, sentences that miss a keyword, the share of the others where some
+    covering reference (not the first, which is the human row) scores lower, and the median energy per
+    token of its covering sentences and of each set's best reference. Each set is scored in one call."""
+    found = {system: {"misses": 0, "preferred": [], "own": [], "reference": []} for system in systems}
     for row in tqdm(rows, desc="scoring sets", disable=not progress):
-        covering = [k for k, r in enumerate(row["references"]) if covers(row["concepts"], r)]
-        texts = list(dict.fromkeys([row[system]["text"] for system in systems] +
-                                   [row["references"][k] for k in covering]))
-        scores = dict(zip(texts, score(row["concepts"], texts)))
+        references = [r for r in row["references"][1:] if covers(row["concepts"], r)]
+        if not references:
+            continue
+        texts = list(dict.fromkeys([row[system]["text"] for system in systems] + references))
+        scores = dict(zip(texts, score(row["concepts"], texts), strict=True))
+        best, best_tokens = min(scores[r] for r in references)
         for system in systems:
-            theirs = [scores[row["references"][k]] for k in covering if not (system == HUMAN and k == 0)]
-            if not theirs:
+            own, own_tokens = scores[row[system]["text"]]
+            if math.isinf(own):
+                found[system]["misses"] += 1
                 continue
-            (own, own_tokens), (best, best_tokens) = scores[row[system]["text"]], min(theirs)
             found[system]["preferred"].append(best < own)
             found[system]["own"].append(own / own_tokens)
             found[system]["reference"].append(best / best_tokens)
-    return {system: {"sets": len(f["preferred"]),
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else math.nan
+
+    return {system: {"sets": f["misses"] + len(f["preferred"]), "misses": f["misses"],
                      "reference_preferred": statistics.fmean(f["preferred"]) if f["preferred"] else math.nan,
-                     "energy_per_token": statistics.median(f["own"]) if f["own"] else math.nan,
-                     "reference_energy_per_token": statistics.median(f["reference"]) if f["reference"] else math.nan}
+                     "energy_per_token": median(f["own"]), "reference_energy_per_token": median(f["reference"])}
             for system, f in found.items()}
 
 
 def markdown(summary: dict) -> str:
-    lines = ["| system | sets | some reference scores lower | median energy / token | best reference's, median |",
-             "|---|---|---|---|---|"]
+    """The summary as a table, "–" where a system has no covering sentence to compare."""
+    number = lambda v, f: "–" if math.isnan(v) else format(v, f)       # noqa: E731
+    lines = ["| system | sets | misses a keyword | some reference scores lower | median energy / token "
+             "| best reference's, median |", "|---|---|---|---|---|---|"]
     for system, s in summary.items():
-        lines.append(f"| {system} | {s['sets']} | {s['reference_preferred']:.1%} | {s['energy_per_token']:.2f} "
-                     f"| {s['reference_energy_per_token']:.2f} |")
+        lines.append(f"| {system} | {s['sets']} | {s['misses']} | {number(s['reference_preferred'], '.1%')} "
+                     f"| {number(s['energy_per_token'], '.2f')} | {number(s['reference_energy_per_token'], '.2f')} |")
     return "\n".join(lines)
 
 
-def task_score(model: str | None) -> tuple[Score, Callable[[list[str], str], bool]]:
-    """The keyword task's search energy on `model` (None: the built-in one), as `compare` calls it."""
-    import textsearch as ts
+def task_score(lm, settings: dict) -> tuple[Score, Callable[[list[str], str], bool]]:
+    """The keyword task's search energy with these `KeywordsToSentence` settings, as `compare` calls it,
+    and the keyword check it rests on."""
     from textsearch.objectives import Keywords
     from textsearch.tasks.keywords import KeywordsToSentence
 
-    lm = ts.load_lm(model)
-    generator = KeywordsToSentence(lm)
+    generator = KeywordsToSentence(lm, **settings)
 
     def score(words: list[str], texts: list[str]) -> list[tuple[float, int]]:
         ids = [lm.encode(" " + text) for text in texts]               # as the search writes them, after "Sentence:"
         energies = (generator.sentence_energy(words) + Keywords(words))(ids).tolist()
-        return [(energy, len(tokens) + 1) for energy, tokens in zip(energies, ids)]     # the end counts as a token
+        return [(energy, len(tokens) + 1) for energy, tokens in zip(energies, ids)]
 
     return score, lambda words, text: not Keywords(words).missing(text)
+
+
+def read_report(path: Path) -> tuple[list[dict], list[str], dict]:
+    """The sets, systems and textsearch settings of a bench_keywords report; a ValueError if it is none."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        rows, settings = report["sets"], report.get("config", {}).get("options", {})
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and {"concepts", "references"} <= r.keys()
+                                                 for r in rows):
+            raise ValueError("its sets are not rows with concepts and references")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path} is no bench_keywords report ({error})") from None
+    if not rows:
+        raise ValueError(f"{path} has no sets")
+    systems = systems_of(rows)
+    if not systems:
+        raise ValueError(f"{path}: no system outputs in its sets (expected entries with a 'text')")
+    return rows, systems, settings
 
 
 def main() -> None:
@@ -93,12 +121,13 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="the LM under the energy (default: the built-in one)")
     args = parser.parse_args()
     try:
-        rows = json.loads(args.report.read_text(encoding="utf-8"))["sets"]
-        systems = systems_of(rows)
-    except (OSError, ValueError, KeyError, IndexError) as error:
-        print(f"energy_vs_references: {args.report} is no bench_keywords report ({error})", file=sys.stderr)
+        rows, systems, settings = read_report(args.report)
+        import textsearch as ts
+        score, covers = task_score(ts.load_lm(args.model), settings)
+    except (OSError, ValueError, TypeError) as error:
+        print(f"energy_vs_references: {error}", file=sys.stderr)
         sys.exit(2)
-    score, covers = task_score(args.model)
+    print(f"energy: KeywordsToSentence({settings or 'defaults'}) on {args.model or 'the built-in model'}")
     print(markdown(compare(rows, systems, score, covers, progress=True)))
 
 

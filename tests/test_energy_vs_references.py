@@ -1,4 +1,4 @@
-"""The energy check compares each system's sentence with the references that use every keyword."""
+"""The energy check holds each system's sentence against the other references that use every keyword."""
 import importlib.util
 import json
 import math
@@ -14,9 +14,9 @@ check = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check)
 
 
-def words(_, texts):
-    """A stand-in energy: one per word, over as many tokens as words."""
-    return [(float(len(t.split())), len(t.split())) for t in texts]
+def words(keywords, texts):
+    """A stand-in energy: one per word, infinite without every keyword, over the words and an end as tokens."""
+    return [(len(t.split()) if covers(keywords, t) else math.inf, len(t.split()) + 1) for t in texts]
 
 
 def covers(keywords, text):
@@ -24,48 +24,68 @@ def covers(keywords, text):
 
 
 ROWS = [
-    {"concepts": ["dog"], "references": ["a dog", "the big dog ran"],        # a reference scores lower (2 < 3)
-     "ours": {"text": "my dog sat"}, "human": {"text": "a dog"}},
-    {"concepts": ["cat"], "references": ["the cat sat down", "a big cat"],   # no reference scores lower (2 < 3)
-     "ours": {"text": "a cat"}, "human": {"text": "the cat sat down"}},
-    {"concepts": ["owl"], "references": ["a bird", "some bird"],             # no reference uses the keyword
-     "ours": {"text": "an owl"}, "human": {"text": "a bird"}},
+    {"concepts": ["dog"], "references": ["the dog", "the big dog ran"],         # the other reference: 4 words
+     "ours": {"text": "my big brown dog sat"}, "human": {"text": "the dog"}},     # 5 words lose, 2 win
+    {"concepts": ["cat"], "references": ["the cat sat down", "a big cat"],       # the other reference: 3 words
+     "ours": {"text": "a cat"}, "human": {"text": "the cat sat down"}},          # 2 words win, 4 lose
+    {"concepts": ["owl"], "references": ["an owl", "a bird"],                     # only the first uses the keyword
+     "ours": {"text": "an owl"}, "human": {"text": "an owl"}},
+    {"concepts": ["fox"], "references": ["a fox", "the red fox"],
+     "ours": {"text": "a dog"}, "human": {"text": "a fox"}},                      # ours misses the keyword
 ]
 
 
-def test_a_set_counts_where_a_covering_reference_scores_lower():
+def test_a_set_counts_where_another_covering_reference_scores_lower():
     summary = check.compare(ROWS, ["ours", "human"], words, covers)
-    assert summary["ours"]["sets"] == 2                            # the owl set has no reference to compare with
-    assert summary["ours"]["reference_preferred"] == 0.5
-    assert summary["ours"]["energy_per_token"] == 1.0 and summary["ours"]["reference_energy_per_token"] == 1.0
+    assert summary["ours"] == {"sets": 3, "misses": 1, "reference_preferred": 0.5,
+                               "energy_per_token": pytest.approx((5 / 6 + 2 / 3) / 2),
+                               "reference_energy_per_token": pytest.approx((4 / 5 + 3 / 4) / 2)}
+    assert summary["human"]["sets"] == 3 and summary["human"]["misses"] == 0     # the owl set: no other reference
+    assert summary["human"]["reference_preferred"] == pytest.approx(1 / 3)     # "the cat sat down" loses
 
 
-def test_the_human_row_is_compared_with_the_other_references_only():
-    summary = check.compare(ROWS, ["human"], words, covers)
-    assert summary["human"]["sets"] == 2
-    assert summary["human"]["reference_preferred"] == 0.5          # "a dog" (2) beats "the big dog ran"; "the cat sat down" loses to "a big cat"
+def test_the_first_reference_is_never_held_against_itself():
+    rows = [{"concepts": ["dog"], "references": ["a dog", "a dog ran far"], "human": {"text": "a dog"}}]
+    summary = check.compare(rows, ["human"], words, covers)
+    assert summary["human"]["reference_preferred"] == 0.0 and summary["human"]["reference_energy_per_token"] == 0.8
 
 
-def test_a_sentence_that_misses_a_keyword_loses_to_any_reference():
-    rows = [{"concepts": ["dog"], "references": ["a dog"], "ours": {"text": "a cat"}}]
-    infinite = lambda keywords, texts: [(0.0 if covers(keywords, t) else math.inf, 1) for t in texts]   # noqa: E731
-    assert check.compare(rows, ["ours"], infinite, covers)["ours"]["reference_preferred"] == 1.0
+def test_a_system_without_covering_sentences_prints_dashes():
+    rows = [{"concepts": ["dog"], "references": ["a dog", "the dog"], "ours": {"text": "a cat"}}]
+    summary = check.compare(rows, ["ours"], words, covers)
+    assert summary["ours"]["misses"] == 1 and math.isnan(summary["ours"]["reference_preferred"])
+    assert "| ours | 1 | 1 | – | – | – |" in check.markdown(summary)
 
 
 def test_the_systems_of_a_report_are_its_rows_entries_with_text():
     assert check.systems_of(ROWS) == ["ours", "human"]
 
 
-def test_a_file_that_is_no_report_is_refused_in_one_line(tmp_path):
+def test_the_report_gives_the_settings_textsearch_ran_with(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"config": {"options": {"beta": 2}}, "sets": ROWS}))
+    rows, systems, settings = check.read_report(path)
+    assert rows == ROWS and systems == ["ours", "human"] and settings == {"beta": 2}
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"summary": {}}, "no bench_keywords report"),
+    ([{"concepts": ["a"]}], "no bench_keywords report"),             # the bench's sets.json, not its report
+    ({"sets": [1, 2]}, "no bench_keywords report"),
+    ({"sets": []}, "has no sets"),
+    ({"sets": [{"concepts": ["a"], "references": ["a b"]}]}, "no system outputs"),
+])
+def test_a_file_that_is_no_report_is_refused_in_one_line_before_the_model_loads(tmp_path, content, message):
     bad = tmp_path / "report.json"
-    bad.write_text(json.dumps({"summary": {}}))
-    run = subprocess.run([sys.executable, str(SCRIPT), str(bad)], capture_output=True, text=True)
-    assert run.returncode == 2 and "no bench_keywords report" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    bad.write_text(json.dumps(content))
+    run = subprocess.run([sys.executable, str(SCRIPT), str(bad)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
 def test_the_task_energy_is_finite_with_every_keyword_and_infinite_without(default_lm):
-    score, covered = check.task_score(None)
-    (soup, _), (missing, _) = score(["dog", "frisbee"], ["A dog catches a frisbee.", "A dog runs."])
-    assert math.isfinite(soup) and missing == math.inf
+    score, covered = check.task_score(default_lm, {})
+    (fine, tokens), (missing, _) = score(["dog", "frisbee"], ["A dog catches a frisbee.", "A dog runs."])
+    assert math.isfinite(fine) and tokens == len(default_lm.encode(" A dog catches a frisbee.")) + 1
+    assert missing == math.inf
     assert covered(["dog", "frisbee"], "Two dogs chase frisbees.") and not covered(["dog"], "A cat.")

@@ -276,24 +276,29 @@ def test_lm_sampler_on_the_default_model_matches_uncached_scores(default_lm):
     assert all(drafts) and torch.isfinite(chat_log_q).all()
 
 
-def test_added_special_tokens_are_never_written():
-    """A chat or multimodal tokenizer marks turn markers and image placeholders special without naming
-    them among its special tokens; a proposal must not write them, even where the model favours them."""
+def test_added_placeholder_and_special_tokens_are_never_written():
+    """A chat or multimodal tokenizer adds turn markers (marked special) and placeholders (Gemma's
+    <start_of_image> is not marked special) without naming them among its special tokens; a proposal
+    writes none of them, even where the model favours one, but keeps added text such as newline runs."""
     from tokenizers import AddedToken
     tokenizer = make_tiny_tokenizer(16)
-    tokenizer.add_tokens([AddedToken("<image>", special=True), AddedToken("hello", special=False)])
-    image, hello = tokenizer.convert_tokens_to_ids(["<image>", "hello"])
-    assert image not in tokenizer.all_special_ids
+    tokenizer.add_tokens([AddedToken("<turn>", special=True), AddedToken("<start_of_image>", special=False),
+                          AddedToken("[multimodal]", special=False), AddedToken("\n\n", special=False),
+                          AddedToken("hello", special=False)])
+    turn, image, multimodal, newlines, hello = tokenizer.convert_tokens_to_ids(
+        ["<turn>", "<start_of_image>", "[multimodal]", "\n\n", "hello"])
+    assert not {turn, image, multimodal} & set(tokenizer.all_special_ids)
     lm = make_tiny_lm(tokenizer=tokenizer, seed=1)
     head = lm.model.get_output_embeddings()
     favoured = torch.nn.Linear(head.in_features, head.out_features, bias=True)
     with torch.no_grad():
         favoured.weight.copy_(head.weight)
         favoured.bias.zero_()
-        favoured.bias[image] = 50.0                                    # the model all but always says <image>
+        favoured.bias[image] = 50.0                                    # the model all but always says <start_of_image>
     lm.model.set_output_embeddings(favoured)
     allowed = ordinary_tokens(lm)
-    assert not allowed[image] and allowed[hello]
-    tokens, _ = ts.proposals.LMSampler(lm, prompt="the cat", max_new_tokens=6).sample(64, torch.Generator().manual_seed(0))
+    assert not allowed[[turn, image, multimodal]].any() and allowed[[newlines, hello]].all()
+    sampler = ts.proposals.LMSampler(lm, prompt="the cat", max_new_tokens=6)
+    tokens, _ = sampler.sample(64, torch.Generator().manual_seed(0))
     assert tokens and not any(image in row for row in tokens)
     assert lm.next_token_log_probs([[lm.start_id]])[0].argmax().item() == image
