@@ -20,7 +20,7 @@ SCHEMA = {"keywords": list, "text": str, "energy": float, "covered": bool, "step
 
 def tiny_generator(args, device):
     return KeywordsToSentence(make_tiny_lm(), steps=args.steps, chains=args.chains, top_k=args.top_k, init=args.init,
-                              top_p=args.top_p, max_len=8, draft_tokens=4)
+                              top_p=args.top_p, particles=args.particles, max_len=8, draft_tokens=4)
 
 
 def run(argv, capsys):
@@ -77,6 +77,7 @@ def test_trace_prints_the_search_then_the_sentence(capsys):
     (["keywords", "dog", "--top-p", "0"], "must be in (0, 1]"),
     (["keywords", "dog", "--device", "tpu"], "invalid choice"),
     (["keywords", "dog", "--init", "middle"], "invalid choice"),
+    (["keywords", "dog", "--particles", "0"], "--particles: must be at least 1"),
     (["keywords", "dog", "--output", "out.jsonl"], "--output needs --input"),
     (["keywords", "--input", "sets.txt"], "--input needs --output"),
     (["keywords", "dog", "--input", "sets.txt", "--output", "o.jsonl"], "not both"),

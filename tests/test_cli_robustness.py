@@ -24,7 +24,7 @@ class Generators:
     def __call__(self, args, device):
         self.loads += 1
         return KeywordsToSentence(make_tiny_lm(), steps=args.steps, chains=args.chains, top_k=args.top_k,
-                                  init=args.init, top_p=args.top_p, max_len=8, draft_tokens=4)
+                                  init=args.init, top_p=args.top_p, particles=args.particles, max_len=8, draft_tokens=4)
 
 
 def run(argv, capsys, generators=None):
@@ -56,6 +56,9 @@ def test_a_resume_with_other_settings_is_refused_and_can_be_forced(tmp_path, set
     assert code == 2
     one_error(err, "was started with other settings (init 'smc' -> 'keywords', seed 7 -> 8)")
     assert out.read_text().splitlines() == lines[:1]                 # nothing written
+    code, _, err = run([*first, "--particles", "4"], capsys)
+    assert code == 2
+    one_error(err, "was started with other settings (particles 16 -> 4)")
     assert run(first, capsys)[0] == 0                                # the same settings resume
     assert len(out.read_text().splitlines()) == 2
     out.write_text(lines[0] + "\n")

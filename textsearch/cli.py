@@ -76,6 +76,9 @@ def build_parser() -> Parser:
                    help=f"smc: sequential Monte Carlo toward the prompted model's sentences with every keyword; "
                         f"draft: prompted drafts with the keywords inserted; keywords: the bare keywords "
                         f"(default {task.INIT})")
+    k.add_argument("--particles", type=positive, default=task.PARTICLES,
+                   help=f"SMC particles per set (--init smc): more read better and cost time and memory "
+                        f"(default {task.PARTICLES})")
     shared_options(k, "concept sets, one per line (words, or CommonGen jsonl)")
 
     p = commands.add_parser("paraphrase", help="the same meaning in other words",
@@ -168,7 +171,7 @@ def load_generator(args: argparse.Namespace, device: str):
     lm = load_lm(args.model, device=device)
     if args.command == "keywords":
         return task.KeywordsToSentence(lm, steps=args.steps, chains=args.chains, top_k=args.top_k,
-                                       top_p=args.top_p, init=args.init)
+                                       top_p=args.top_p, init=args.init, particles=args.particles)
     if args.command == "paraphrase":
         return paraphrase.Paraphrase(lm, keep=args.keep, steps=args.steps, chains=args.chains, top_k=args.top_k,
                                      top_p=args.top_p)
