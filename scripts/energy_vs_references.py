@@ -29,7 +29,6 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-HUMAN = "human"
 Score = Callable[[list[str], list[str]], list[tuple[float, int]]]
 """(keywords, sentences) → per sentence (energy, tokens)."""
 

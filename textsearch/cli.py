@@ -77,8 +77,8 @@ def build_parser() -> Parser:
                         f"draft: prompted drafts with the keywords inserted; keywords: the bare keywords "
                         f"(default {task.INIT})")
     k.add_argument("--particles", type=positive, default=task.PARTICLES,
-                   help=f"SMC particles per set (--init smc): more read better and cost time and memory "
-                        f"(default {task.PARTICLES})")
+                   help=f"SMC particles per set (--init smc): more find sentences of lower energy, at more "
+                        f"time and memory (default {task.PARTICLES})")
     shared_options(k, "concept sets, one per line (words, or CommonGen jsonl)")
 
     p = commands.add_parser("paraphrase", help="the same meaning in other words",
