@@ -30,6 +30,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .vocabulary import ordinary_tokens
+
 
 class CharacterTokenizer:
     """Characters ↔ ids; the id after the last character is the end token."""
@@ -72,13 +74,13 @@ class CharacterLM:
             raise ValueError("the language model has no end-of-sequence token to end character sentences with")
         self.lm = lm
         texts = lm.tokenizer.batch_decode([[i] for i in range(lm.vocab_size)])
-        special = set(lm.tokenizer.all_special_ids)
-        chars = sorted({t for i, t in enumerate(texts) if len(t) == 1 and i not in special
+        writable = ordinary_tokens(lm).tolist()         # no special token or placeholder counts for a character
+        chars = sorted({t for i, t in enumerate(texts) if len(t) == 1 and writable[i]
                         and unicodedata.category(t)[0] in "LNP"})
         self.tokenizer = CharacterTokenizer(chars)
         self.vocab_size = len(self.tokenizer)
         self.eos_id = self.tokenizer.eos_token_id
-        first = [self.tokenizer.index.get(t[:1], -1) if i not in special else -1 for i, t in enumerate(texts)]
+        first = [self.tokenizer.index.get(t[:1], -1) if writable[i] else -1 for i, t in enumerate(texts)]
         first[lm.eos_id] = self.eos_id
         first = torch.tensor(first)
         self._sources = (first >= 0).nonzero()[:, 0]           # LM tokens that count for a character
