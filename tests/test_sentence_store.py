@@ -206,39 +206,61 @@ def test_searches_that_take_turns_share_a_store_sized_for_them(monkeypatch):
     assert sizes[0] == 3
 
 
-def test_rows_after_one_context_share_its_columns_in_the_past():
-    """Particles that grow after one prompt hold it once in what their next tokens attend to, not once
-    each: the past is the shared context plus each row's own tokens, and scores stay the plain ones."""
+def test_rows_after_one_context_share_its_columns():
+    """Particles that grow after one prompt hold it once: every row's held columns begin with the same
+    context columns, the arena holds each distinct token's states once, and scores stay the plain ones."""
     lm = make_tiny_lm()
     context = [5, 6, 7, 8, 9, 10, 11, 12]
     rows = [context + [13, 14], context + [15], context + [16, 17, 18]]
     with lm.session():
         lm.next_token_log_probs([r[len(context):] for r in rows], context)
+        assert lm.store.width == 1 + len(context) + 2 + 1 + 3
         held = [[lm.start_id] + r + [19] for r in rows]
         past = lm.store.past(held)
-        assert past.shared == 1 + len(context)
-        assert past.kv.shape[2] == 1 + len(context) + 2 + 1 + 3
-        assert [past.columns(i).tolist()[:past.shared] for i in range(3)] == [list(range(past.shared))] * 3
+        assert past.lengths == [len(h) - 1 for h in held]
+        assert [past.columns(i).tolist()[:1 + len(context)] for i in range(3)] == [list(range(1 + len(context)))] * 3
         grown = [r + [19] for r in rows]
         assert_same(scored(lm, grown), plain(lm, grown))
 
 
-def test_rows_after_one_context_keep_one_copy_of_it():
-    """Rows scored after a shared context point to one kept copy of its states and keep only their own
-    columns; the copy goes when the last row that uses it does, and scores stay the plain ones."""
+def test_a_step_writes_only_its_new_tokens_into_the_arena():
+    """Growing every row by a token adds one column per row to the arena, in place: no kept state is
+    copied, and rows point to their ancestors' columns."""
     lm = make_tiny_lm()
     context = [5, 6, 7, 8, 9, 10, 11, 12]
-    rows = [context + [13, 14], context + [15], context + [16, 17, 18]]
+    rows = [[13, 14], [15], [16, 17, 18]]
     with lm.session():
         store = lm.store
-        lm.next_token_log_probs([r[len(context):] for r in rows], context)
+        lm.next_token_log_probs(rows, context)
+        arena, width = store.kv.data_ptr(), store.width
         grown = [r + [19] for r in rows]
-        lm.next_token_log_probs([g[len(context):] for g in grown], context)
-        after = [store.rows[tuple([lm.start_id] + g)] for g in grown]
-        assert {id(k.base) for k in after} == {id(store.bases[tuple([lm.start_id] + context)])}
-        assert [len(k.hidden) for k in after] == [len(g) - len(context) for g in grown]
+        lm.next_token_log_probs(grown, context)
+        assert store.kv.data_ptr() == arena and store.width == width + len(rows)
+        for before, after in zip(rows, grown):
+            parent = store.rows[tuple([lm.start_id] + context + before)].columns
+            child = store.rows[tuple([lm.start_id] + context + after)].columns
+            assert torch.equal(child[:len(parent)], parent)
         assert_same(scored(lm, [g + [20] for g in grown]), plain(lm, [g + [20] for g in grown]))
-        assert store.bytes == sum(k.bytes for k in store.rows.values()) + sum(b.bytes for b in store.bases.values())
-        for key in list(store.rows):
-            store._drop(key)
-        assert store.bases == {} and store.bytes == 0
+
+
+def test_compaction_keeps_the_columns_of_the_rows_it_keeps():
+    """Past the budget, the oldest rows go and the rest move to the arena's front: their scores, and the
+    distributions after them, stay the plain ones."""
+    lm = make_tiny_lm()
+    rng = random.Random(3)
+    with lm.session():
+        store = lm.store
+        rows = [[rng.randrange(5, lm.vocab_size) for _ in range(6)] for _ in range(12)]
+        lm.next_token_log_probs(rows)
+        store.budget = store.bytes // 2
+        lm.next_token_log_probs([r + [7] for r in rows[-4:]])               # triggers the compaction
+        assert store.bytes <= store.budget and 1 < len(store) < len(rows)
+        kept = [list(key[1:]) for key in store.rows]
+        assert all(store.has([lm.start_id] + k, with_last=True) for k in kept)
+        grown = [k + [9, 10] for k in kept]                    # new states go where moved-out ones were
+        grown_scores = scored(lm, grown)
+        forwards = lm.stats.forwards
+        after = lm.next_token_log_probs(kept)
+        assert lm.stats.forwards == forwards
+    assert_same(grown_scores, plain(lm, grown))
+    torch.testing.assert_close(after, plain(lm, kept)[1], atol=1e-4, rtol=0)

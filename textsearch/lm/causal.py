@@ -23,7 +23,7 @@ from .head import head_reads_hidden
 from .lockstep import Lockstep
 from .packing import forward_overhead, pack
 from .prompts import Openings
-from .store import SentenceStore, store_bytes
+from .store import Layout, SentenceStore, store_bytes
 from .tree import TREE_TOKENS, run_tree, tree_chunks
 
 
@@ -68,6 +68,7 @@ class CausalLM(BaseLM):
         self.openings = Openings()                                  # the cache of the last prompt opening drawn after
         # rows keep their states inside `session` only where the logits are the LM head's alone
         self.can_keep = head_reads_hidden(self.model, self.start_id, self.device)
+        self.layout = Layout.of(self.model, self.start_id, self.device) if self.can_keep and token_trees else None
         self.store: SentenceStore | None = None
         self.turns: Lockstep | None = None          # searches that take turns and score together
 
@@ -118,7 +119,7 @@ class CausalLM(BaseLM):
         if not self.can_keep or not self.token_trees or self.store is not None:
             yield
             return
-        self.store = SentenceStore(self.model, store_bytes(searches))
+        self.store = SentenceStore(self.model, self.layout, store_bytes(searches))
         try:
             yield
         finally:
@@ -204,9 +205,9 @@ class CausalLM(BaseLM):
             if self.token_trees:
                 past = store.past(chunk_rows) if store is not None else None
                 scored = run_tree(self.model, chunk_rows, past, self.device, self.stats, with_last,
-                                  keep=store is not None, head_reads_hidden=self.can_keep)
+                                  head_reads_hidden=self.can_keep)
                 if store is not None:
-                    store.add(chunk_rows, scored.kv, scored.hidden, scored.columns, scored.token_lp, past)
+                    store.add(chunk_rows, scored.columns, scored.token_lp, scored.width)
                 chunk_lp, chunk_last = scored.token_lp, scored.last
             else:
                 chunk_lp, chunk_last = self._padded(chunk_rows, with_last)

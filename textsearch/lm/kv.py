@@ -5,7 +5,8 @@
   the old name and would silently ignore the new one), so it is read off the model's forward.
 - One tensor per cache (`stacked`), so kept states can be sliced, gathered and laid end to
   end, and a cache built back from such a tensor (`dynamic_cache`).
-- A cache that grows in place (`growing`) for decoding that appends step after step.
+- A cache that grows in place (`growing`) for decoding that appends step after step,
+  and one over buffers the caller keeps (`in_place`), which a forward writes into.
 """
 from __future__ import annotations
 
@@ -83,8 +84,13 @@ class GrowingLayer(DynamicLayer):
 
     def _filled_from_buffers(self) -> bool:
         """Whether keys and values are still the views of the buffers (nothing replaced them)."""
-        return (self.buffers is not None and self.keys.data_ptr() == self.buffers[0].data_ptr()
-                and self.values.data_ptr() == self.buffers[1].data_ptr())
+        return self.buffers is not None and same_start(self.keys, self.buffers[0]) and same_start(self.values, self.buffers[1])
+
+
+def same_start(view: torch.Tensor, buffer: torch.Tensor) -> bool:
+    """Whether `view` begins where `buffer` does, in its memory (an empty view too, whose data_ptr is 0)."""
+    return (view.untyped_storage().data_ptr() == buffer.untyped_storage().data_ptr()
+            and view.storage_offset() == buffer.storage_offset())
 
 
 def growing(cache: DynamicCache) -> DynamicCache:
@@ -92,4 +98,16 @@ def growing(cache: DynamicCache) -> DynamicCache:
     for layer in cache.layers:
         if type(layer) is DynamicLayer:
             layer.__class__ = GrowingLayer
+    return cache
+
+
+def in_place(kv: torch.Tensor, width: int) -> DynamicCache:
+    """A cache over `kv` [2·layers, heads, capacity, head_dim], as `stacked` lays out one row, its first
+    `width` columns filled: a forward writes its new columns into `kv` itself, after them (the caller
+    leaves room for them), and attends to the filled ones."""
+    layers = kv.shape[0] // 2
+    cache = growing(dynamic_cache(kv[:, None, :, :0]))
+    for i, layer in enumerate(cache.layers):
+        layer.buffers = (kv[i][None], kv[layers + i][None])
+        layer.keys, layer.values = (buffer[..., :width, :] for buffer in layer.buffers)
     return cache

@@ -3,13 +3,19 @@
 A sampler step scores candidate sentences, and the next step edits one of them (the
 one it accepted) or the sentence it kept, which an earlier step scored. So the next
 step's slot distributions p(· | x_<i) and the key/value cache of x_<i are already in
-hand: the LM head applied to the kept hidden state at i − 1 gives the first, a slice
-of the kept cache the second. Kept here, they spare the step its prefix forward: a
-step runs one forward, a token tree of its candidates from their slots on
-(`tree`), for all chains at once.
+hand: the LM head applied to the kept hidden state at i − 1 gives the first, the kept
+cache of x_<i the second. Kept here, they spare the step its prefix forward: a step
+runs one forward, a token tree of its candidates from their slots on (`tree`), for
+all chains at once.
 
-Rows are kept by recent use up to a memory budget; a prefix that is not held any more
-costs a forward, never a wrong answer. A CausalLM keeps a store for one session
+The states live in one arena of columns (keys and values of every layer, and the final
+hidden state, per token) that each forward writes its new tokens into, in place. A kept
+row is the list of its tokens' columns, so rows that begin alike share columns: a
+prompt's context is held once, and so is a particle's every ancestor. A forward
+continues from the arena as it is, nothing gathered or copied; an attention mask says
+which columns each new token sees. When the arena passes its budget, the least recently
+used rows go and the columns still in use move to its front: a prefix that is not held
+any more costs a forward, never a wrong answer. A CausalLM keeps a store for one session
 (`CausalLM.session`, a sampler run), so what a run scores never depends on earlier runs.
 """
 from __future__ import annotations
@@ -20,10 +26,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .head import log_softmax_after
+from .head import captured_hidden, log_softmax_after
+from .kv import dynamic_cache, returned_cache, stacked, with_cache
 
 STORE_BYTES = 128 * 2 ** 20      # states kept for one sampler run: a few steps of its chains' candidates
 SEARCH_BYTES = 16 * 2 ** 20      # per search, when several take turns: its chains, their candidates, its context
+SLACK = 512                      # columns the arena holds beyond its budget: a forward's new tokens
 
 
 def store_bytes(searches: int) -> int:
@@ -32,132 +40,127 @@ def store_bytes(searches: int) -> int:
     return max(STORE_BYTES, SEARCH_BYTES * searches)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What one token's states are: keys and values [2·layers, heads, head_dim], and a hidden state."""
+    kv: tuple[int, int, int]
+    hidden: int
+    dtype: torch.dtype
+    device: torch.device
+
+    @classmethod
+    @torch.inference_mode()
+    def of(cls, model, token: int, device: torch.device) -> Layout:
+        """The layout of `model`'s states, read off a one-token forward."""
+        with captured_hidden(model) as seen:
+            out = model(input_ids=torch.tensor([[token]], device=device), use_cache=True,
+                        **with_cache(model, dynamic_cache()))
+        kv = stacked(returned_cache(out))                  # [2·layers, 1, heads, 1, head_dim]
+        return cls((kv.shape[0], kv.shape[2], kv.shape[4]), seen[0].shape[-1], kv.dtype, kv.device)
+
+    @property
+    def column_bytes(self) -> int:
+        layers2, heads, head_dim = self.kv
+        return (layers2 * heads * head_dim + self.hidden) * torch.empty(0, dtype=self.dtype).element_size()
+
+
 @dataclass(eq=False)
 class Kept:
-    kv: torch.Tensor         # [2·layers, heads, S − offset, head_dim]: the keys of every layer, then the values
-    hidden: torch.Tensor     # [S − offset, H] the final hidden state at each token: what the LM head reads
+    columns: torch.Tensor    # [S] (CPU) the arena columns of the states of the row's first S tokens
     token_lp: torch.Tensor   # [L-1] float64 CPU: log p of each token after the first
                              # (S = L, or L − 1 for a row scored without the distribution after it)
-    base: "Kept | None" = None   # holds the states of the row's first `offset` tokens (a shared context)
-    offset: int = 0
-    users: int = 0               # of a base: the kept rows that begin with it
-
-    @property
-    def states(self) -> int:
-        """How many of the row's first tokens have their states kept."""
-        return self.offset + len(self.hidden)
-
-    @property
-    def bytes(self) -> int:
-        """The memory the row holds itself (its base counts once, apart)."""
-        return self.kv.numel() * self.kv.element_size() + self.hidden.numel() * self.hidden.element_size()
-
-    def kv_span(self, start: int, end: int) -> torch.Tensor:
-        """The keys and values of columns [start, end) of the row's states."""
-        return self._span("kv", start, end, dim=2)
-
-    def hidden_span(self, start: int, end: int) -> torch.Tensor:
-        return self._span("hidden", start, end, dim=0)
-
-    def _span(self, name: str, start: int, end: int, dim: int) -> torch.Tensor:
-        own = getattr(self, name)
-        if start >= self.offset:
-            return own.narrow(dim, start - self.offset, end - start)
-        below = self.base._span(name, start, min(end, self.offset), dim)
-        return below if end <= self.offset else torch.cat([below, own.narrow(dim, 0, end - self.offset)], dim)
 
 
 @dataclass
 class Past:
-    """Kept beginnings that rows continue from (`tree`): the beginning all blocks share (a prompt's
-    context, the start token) laid once, then each block's rest, end to end."""
-    kv: torch.Tensor               # [2·layers, heads, B, head_dim]
-    hidden: torch.Tensor           # [B, H] final hidden states
-    starts: list[int]              # per row, the column where the rest of its block starts
-    lengths: list[int]             # per row, how many of its tokens the past holds (0: none)
+    """What rows continue from (`tree`): the arena, its first `width` columns filled, and per row the
+    columns of its held tokens, whose last state gives the log p of the row's next token."""
+    kv: torch.Tensor               # [2·layers, heads, capacity, head_dim]: every layer's keys, then values
+    hidden: torch.Tensor           # [capacity, H] final hidden states
+    width: int
+    held: list[torch.Tensor]       # per row, its held tokens' columns, in order (empty: none)
     token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first
-    shared: int = 0                # the first columns, which every held row's tokens begin with
-    base: Kept | None = None       # those columns' states, for the rows scored after them to share
+
+    @property
+    def lengths(self) -> list[int]:
+        """Per row, how many of its tokens the past holds."""
+        return [len(columns) for columns in self.held]
 
     def columns(self, row: int) -> torch.Tensor:
-        """The columns of row `row`'s held tokens, in order."""
-        length = self.lengths[row]
-        if length <= self.shared:
-            return torch.arange(length)
-        start = self.starts[row]
-        return torch.cat([torch.arange(self.shared), torch.arange(start, start + length - self.shared)])
-
-
-def common_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token lists."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
+        return self.held[row]
 
 
 class SentenceStore:
-    """Recently scored rows (start token included), by prefix, up to `budget` bytes."""
+    """Recently scored rows (start token included), by prefix, their states in an arena of `budget` bytes."""
 
-    def __init__(self, model, budget: int = STORE_BYTES):
-        self.model, self.budget, self.bytes = model, budget, 0
+    def __init__(self, model, layout: Layout, budget: int = STORE_BYTES):
+        self.model, self.layout, self.budget = model, layout, budget
         self.rows: OrderedDict[tuple[int, ...], Kept] = OrderedDict()
         self.holders: dict[tuple[int, ...], tuple[int, ...]] = {}      # prefix → a kept row that starts with it
         self.last_after: dict[tuple[int, ...], torch.Tensor] = {}       # the last `after` call's distributions
-        self.bases: dict[tuple[int, ...], Kept] = {}                    # shared beginnings the rows point to
+        self.kv: torch.Tensor | None = None                             # the arena, allocated at first use
+        self.hidden: torch.Tensor | None = None
+        self.width = 0                                                  # its filled columns
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def add(self, rows: Sequence[Sequence[int]], kv: torch.Tensor, hidden: torch.Tensor,
-            columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor], past: Past | None = None) -> None:
-        """Keep rows of a tree forward: `kv` [2·layers, heads, W, d] and `hidden` [W, H] as it left them,
-        the states of row i's first tokens at `columns[i]` (all of them, or all but the last). A row
-        holds the prefixes its states cover. Rows that begin with the past's shared columns keep only
-        their own and point to one copy of those (a prompt's context is not copied per row). The
-        oldest rows go to stay within the budget."""
-        shared = past.shared if past is not None and past.base is not None else 0
+    @property
+    def limit(self) -> int:
+        """The columns the arena keeps between forwards."""
+        return max(1, self.budget // self.layout.column_bytes)
+
+    @property
+    def bytes(self) -> int:
+        """The memory of the arena's filled columns."""
+        return self.width * self.layout.column_bytes
+
+    def add(self, rows: Sequence[Sequence[int]], columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor],
+            width: int) -> None:
+        """Keep rows of a tree forward that left the arena `width` columns wide: the states of row i's first
+        tokens (all of them, or all but the last) at `columns[i]`. A row holds the prefixes its states
+        cover. Past the budget, the oldest rows go and the arena is compacted."""
+        self.width = width
         for i, row in enumerate(rows):
             if not len(columns[i]):
                 continue
             key = tuple(row)
-            cols = columns[i].to(kv.device)
             if key in self.rows:
                 self._drop(key)
-            if shared and len(cols) > shared and int(cols[shared - 1]) == shared - 1:
-                base = self._base(key[:shared], past.base)
-                kept = Kept(kv[:, :, cols[shared:]], hidden[cols[shared:]], token_lp[i], base, shared)
-                base.users += 1
-            else:
-                kept = Kept(kv[:, :, cols], hidden[cols], token_lp[i])
-            self.rows[key] = kept
-            self.bytes += kept.bytes
-            for p in range(1, kept.states + 1):
+            kept = self.rows[key] = Kept(columns[i], token_lp[i])
+            for p in range(1, len(kept.columns) + 1):
                 self.holders[key[:p]] = key
+        if self.width > self.limit:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the oldest rows until those left use at most half the budget's columns, and move their
+        columns to the front of the arena, in order."""
+        uses = torch.zeros(self.width, dtype=torch.long)
+        for kept in self.rows.values():
+            uses[kept.columns] += 1
+        live = int((uses > 0).sum())
         for key in list(self.rows):                                          # oldest first
-            if self.bytes <= self.budget:
+            if live <= self.limit // 2:
                 break
-            self._drop(key)
+            columns = self._drop(key).columns
+            uses[columns] -= 1
+            live -= int((uses[columns] == 0).sum())
+        keep = (uses > 0).nonzero()[:, 0]
+        moved = torch.full((self.width,), -1, dtype=torch.long)
+        moved[keep] = torch.arange(len(keep))
+        self.kv[:, :, :len(keep)] = self.kv[:, :, keep]
+        self.hidden[:len(keep)] = self.hidden[keep]
+        self.width = len(keep)
+        for kept in self.rows.values():
+            kept.columns = moved[kept.columns]
 
-    def _base(self, key: tuple[int, ...], kept: Kept) -> Kept:
-        """The one kept copy of a shared beginning: `kept`'s states, unless one is kept already."""
-        if key not in self.bases:
-            self.bases[key] = kept
-            self.bytes += kept.bytes
-        return self.bases[key]
-
-    def _drop(self, key: tuple[int, ...]) -> None:
+    def _drop(self, key: tuple[int, ...]) -> Kept:
         kept = self.rows.pop(key)
-        self.bytes -= kept.bytes
-        for p in range(1, kept.states + 1):
+        for p in range(1, len(kept.columns) + 1):
             if self.holders.get(key[:p]) == key:
                 del self.holders[key[:p]]
-        if kept.base is not None:
-            kept.base.users -= 1
-            if not kept.base.users:
-                self.bytes -= self.bases.pop(key[:kept.offset]).bytes
+        return kept
 
     def holds(self, prefix: Sequence[int]) -> bool:
         return tuple(prefix) in self.holders
@@ -189,38 +192,33 @@ class SentenceStore:
         known = {k: self.last_after[k] for k in keys if k in self.last_after}
         distinct = list(dict.fromkeys(k for k in keys if k not in known))
         if distinct:
-            hidden = torch.cat([self._holder(k).hidden_span(len(k) - 1, len(k)) for k in distinct])
-            known.update(zip(distinct, log_softmax_after(self.model, hidden)))
+            at = torch.stack([self._holder(k).columns[len(k) - 1] for k in distinct])
+            known.update(zip(distinct, log_softmax_after(self.model, self.hidden[at])))
         self.last_after = known
         return torch.stack([known[k] for k in keys])
 
-    def past(self, rows: Sequence[Sequence[int]]) -> Past | None:
-        """What rows continue from (None: nothing held): each row's longest held prefix, whose last
-        state gives the log p of the row's next token. Rows held by one kept row share its block."""
-        holders: list[tuple[tuple[int, ...] | None, int]] = []
+    def past(self, rows: Sequence[Sequence[int]]) -> Past:
+        """What rows continue from: each row's longest held prefix (none: nothing), and room in the arena
+        for the states of the tokens after it."""
+        held, token_lp = [], []
         for row in rows:
             length = self.past_length(row)
-            holders.append((self.holders[tuple(row[:length])], length) if length else (None, 0))
-        blocks: dict[tuple[int, ...], int] = {}
-        for key, length in holders:
-            if key is not None:
-                blocks[key] = max(blocks.get(key, 0), length)
-                self.rows.move_to_end(key)
-        if not blocks:
-            return None
-        keys = list(blocks)
-        shared = min(min(blocks.values()), min(common_length(keys[0], key) for key in keys))
-        starts, offset = {}, shared
-        for key, length in blocks.items():
-            starts[key], offset = offset, offset + length - shared
-        first = self.rows[keys[0]]
-        kv = torch.cat([first.kv_span(0, shared)] + [self.rows[key].kv_span(shared, length)
-                                                      for key, length in blocks.items()], dim=2)
-        hidden = torch.cat([first.hidden_span(0, shared)] + [self.rows[key].hidden_span(shared, length)
-                                                              for key, length in blocks.items()])
-        base = self.bases.get(keys[0][:shared])
-        if base is None and shared:
-            base = Kept(kv[:, :, :shared].clone(), hidden[:shared].clone(), first.token_lp[:shared - 1].clone())
-        return Past(kv, hidden, [starts.get(key, 0) for key, _ in holders], [length for _, length in holders],
-                    [self.rows[key].token_lp[:length - 1] if key is not None else torch.zeros(0, dtype=torch.float64)
-                     for key, length in holders], shared, base)
+            kept = self._holder(tuple(row[:length])) if length else None
+            held.append(kept.columns[:length] if kept else torch.zeros(0, dtype=torch.long))
+            token_lp.append(kept.token_lp[:length - 1] if kept else torch.zeros(0, dtype=torch.float64))
+        self._room(sum(len(row) - len(columns) for row, columns in zip(rows, held)))
+        return Past(self.kv, self.hidden, self.width, held, token_lp)
+
+    def _room(self, new: int) -> None:
+        """An arena with room for `new` more columns: allocated, or grown with its filled columns copied."""
+        capacity = 0 if self.kv is None else self.kv.shape[2]
+        if self.width + new <= capacity:
+            return
+        capacity = max(self.limit, self.width) + max(new, SLACK)
+        kv = torch.empty((*self.layout.kv[:2], capacity, self.layout.kv[2]), dtype=self.layout.dtype,
+                         device=self.layout.device)
+        hidden = torch.empty((capacity, self.layout.hidden), dtype=self.layout.dtype, device=self.layout.device)
+        if self.width:
+            kv[:, :, :self.width] = self.kv[:, :, :self.width]
+            hidden[:self.width] = self.hidden[:self.width]
+        self.kv, self.hidden = kv, hidden

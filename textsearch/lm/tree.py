@@ -6,8 +6,9 @@ distinct prefix once, each token attending to the tokens before it in its own ro
 an attention mask), they run in a single forward with every position a real token.
 
 A tree may hang from kept states (`store`): a row whose first tokens were
-scored before continues from their key/value cache, a block of the `Past` its tokens
-attend to. Log-probs equal the plain padded forward's up to float rounding.
+scored before continues from their key/value cache, columns of the store's arena
+(`Past`) its tokens attend to, and the tree's own states are written into the arena
+after them. Log-probs equal the plain padded forward's up to float rounding.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ import torch
 from .attention import blocks_for
 from .base import Stats
 from .head import captured_hidden, target_log_probs
-from .kv import dynamic_cache, returned_cache, stacked, with_cache
-from .store import Past, common_length
+from .kv import in_place, returned_cache, same_start, with_cache
+from .store import Past
 
 TREE_TOKENS = 512     # nodes per forward at most (and the token budget): attention grows with their square
 
@@ -55,8 +56,8 @@ class Tree:
         return len(self.tokens)
 
     def allowed(self, past: Past | None) -> torch.Tensor:
-        """Which keys each node sees [T, B + T]: its past block and its ancestors."""
-        width = 0 if past is None else past.kv.shape[2]
+        """Which keys each node sees [T, B + T]: its row's held columns of the past and its ancestors."""
+        width = 0 if past is None else past.width
         block: list[list[int]] = [[]] * len(self)      # the past columns each node sees
         if past is not None:
             for row, nodes in enumerate(self.nodes):
@@ -81,6 +82,16 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype, device) -> torch.Te
     [T, K] (B = 1) or [B, T, K]."""
     mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
     return mask.view(-1, 1, *allowed.shape[-2:]).to(device)
+
+
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def stated(rows: Sequence[Sequence[int]], with_last: bool) -> list[Sequence[int]]:
@@ -115,19 +126,19 @@ def tree_chunks(rows: Sequence[Sequence[int]], budget: int, held: Sequence[int] 
 
 @dataclass
 class TreeScores:
-    """A tree forward's results per row, and the states it leaves (`SentenceStore.add`)."""
+    """A tree forward's results per row, and where it left their states (`SentenceStore.add`)."""
     token_lp: list[torch.Tensor]      # log p of each row's tokens after the first (float64, CPU)
     last: torch.Tensor | None         # [n, V] next-token log-softmax after each row (float32, CPU)
-    kv: torch.Tensor | None           # [2·layers, heads, B + T, head_dim]; None when not kept
-    hidden: torch.Tensor              # [B + T, H]
     columns: list[torch.Tensor]       # the states of row i's tokens (all but the last without with_last)
-                                      # sit at columns[i] of kv and hidden
+                                      # sit at columns[i] of the past's arena
+    width: int                        # the arena's filled columns after the forward
 
 
 def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: torch.device, stats: Stats,
-             with_last: bool = True, keep: bool = False, head_reads_hidden: bool = False) -> TreeScores:
+             with_last: bool = True, head_reads_hidden: bool = False) -> TreeScores:
     """Per-token log p of each row (start token first) and, `with_last`, the next-token log-softmax
-    after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`.
+    after it, in one forward of the tree of rows; row i's first `past.lengths[i]` tokens come from `past`,
+    whose arena takes the tree's states (None: no past, nothing kept).
     A token's log p is read from the state before it, so without `with_last` a row's last token is no
     node (each candidate's end: a tenth of what keyword-to-sentence runs), and a row whose other
     tokens the past holds costs no forward. `head_reads_hidden`: the logits are the LM head of the
@@ -135,7 +146,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     (`head.target_log_probs`), kept ones included, and the head runs on the ends alone."""
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(stated(rows, with_last), held)
-    width = 0 if past is None else past.kv.shape[2]
+    width = 0 if past is None else past.width
     columns = [torch.cat([past.columns(i) if past is not None else torch.zeros(0, dtype=torch.long),
                           width + torch.tensor(nodes, dtype=torch.long)]) for i, nodes in enumerate(tree.nodes)]
     # the state before each scored token, as a column of the past and the tree: a row's first may be kept
@@ -143,9 +154,13 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[max(p, 1):]], dtype=torch.long, device=device)
     ends = [int(cols[-1]) - width for cols in columns] if with_last else []
     keep_logits = sorted(set(ends if head_reads_hidden else [c - width for c in read] + ends))  # the head runs on these
-    hidden, logits, kv = _forward(model, tree, past, device, stats, keep, keep_logits)
-    parts = ([past.hidden] if past is not None else []) + ([hidden] if hidden is not None else [])
-    all_hidden = torch.cat(parts) if parts else torch.zeros(0, model.config.hidden_size, device=device)
+    hidden, logits = _forward(model, tree, past, device, stats, keep_logits)
+    if past is None:
+        all_hidden = hidden if hidden is not None else torch.zeros(0, model.config.hidden_size, device=device)
+    else:
+        if hidden is not None:
+            past.hidden[width:width + len(tree)] = hidden
+        all_hidden = past.hidden[:width + len(tree)]
     log_norm = logits.logsumexp(-1)
     row_of = {node: k for k, node in enumerate(keep_logits)}
     if head_reads_hidden:
@@ -160,25 +175,26 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
         last = (logits[at_end] - log_norm[at_end][:, None]).cpu()
     else:
         last = None
-    return TreeScores(token_lp, last, kv, all_hidden, columns)
+    return TreeScores(token_lp, last, columns, width + len(tree))
 
 
-def _forward(model, tree: Tree, past: Past | None, device: torch.device, stats: Stats, keep: bool,
-             keep_logits: list[int]) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-    """The tree's forward: the final hidden states [T, H], the logits at the `keep_logits` nodes (float32)
-    and, `keep`, the cache after it as `kv.stacked` lays it out; no forward for an empty tree."""
+def _forward(model, tree: Tree, past: Past | None, device: torch.device, stats: Stats,
+             keep_logits: list[int]) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The tree's forward: the final hidden states [T, H] and the logits at the `keep_logits` nodes
+    (float32); with a past, its states written into the past's arena. No forward for an empty tree."""
     if not len(tree):
-        return None, torch.zeros(0, 0, device=device), past.kv if keep and past is not None else None
+        return None, torch.zeros(0, 0, device=device)
     ids = torch.tensor([tree.tokens], device=device)
     stats.count(len(tree))
     positions = torch.tensor([tree.positions], device=device)
-    # a cache of plain layers whenever states are kept: the model's own may drop columns (sliding windows)
-    cache = dynamic_cache(past.kv[:, None]) if past is not None else dynamic_cache() if keep else None
+    # a cache of plain layers: the model's own may drop columns (sliding windows)
+    cache = in_place(past.kv, past.width) if past is not None else None
     allowed = tree.allowed(past)
     mask = additive_mask(allowed, next(model.parameters()).dtype, device)
     with captured_hidden(model) as hidden:
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
-                    **with_cache(model, cache), use_cache=keep,
+                    **with_cache(model, cache), use_cache=past is not None,
                     logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
-    kv = stacked(returned_cache(out))[:, 0] if keep else None
-    return hidden[0][0], out.logits[0].float(), kv
+    if past is not None and not same_start(returned_cache(out).layers[0].keys, past.kv):
+        raise RuntimeError("the forward did not write its states into the arena: it had no room for them")
+    return hidden[0][0], out.logits[0].float()

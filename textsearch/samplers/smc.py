@@ -188,31 +188,33 @@ class SMC:
                 log_base: torch.Tensor, psi: torch.Tensor, generator: torch.Generator) -> list[int]:
         """One token for each live particle, weights updated in place; the particles that ended."""
         prefixes = [tokens[i] for i in live]
-        log_p = self.lm.next_token_log_probs(prefixes, self.context).double()
-        stop_p = self.beta * torch.logsumexp(log_p[:, self.stop_ids], dim=-1)
+        # [n, V] work in float32, in place where it can be (a step of many particles holds several such
+        # arrays at once); what enters the weights is taken in float64
+        log_p = self.lm.next_token_log_probs(prefixes, self.context)
+        stop_p = self.beta * torch.logsumexp(log_p[:, self.stop_ids].double(), dim=-1)
         ended = []
         if last:                                                 # the length limit: every particle ends
             for row, i in enumerate(live):
                 log_w[i] += stop_p[row]
                 log_base[i] += stop_p[row]
             return list(live)
-        logits = log_p.masked_fill(~(self.writable | self.q.stop), -math.inf) / self.q.temperature
+        log_q = log_p.masked_fill(~(self.writable | self.q.stop), -math.inf).div_(self.q.temperature)
         bonus = self.twist.logit_bonus(prefixes)
         if bonus is not None:
-            logits = logits + bonus.double()
+            log_q += bonus
         may_stop = self.twist.may_stop(prefixes) & torch.tensor([len(p) > 0 for p in prefixes])
-        logits[~may_stop] = logits[~may_stop].masked_fill(self.q.stop, -math.inf)
-        log_q = torch.log_softmax(logits, dim=-1)
+        log_q[~may_stop] = log_q[~may_stop].masked_fill(self.q.stop, -math.inf)
+        log_q -= log_q.logsumexp(-1, keepdim=True)
         drawn = draw_tokens(log_q.exp(), torch.arange(len(live)), generator).tolist()
         grown = []
         for row, (i, token) in enumerate(zip(live, drawn)):
             if self.q.stop[token]:
                 step_lp = stop_p[row]
-                log_w[i] += step_lp - torch.logsumexp(log_q[row, self.stop_ids], dim=-1)
+                log_w[i] += step_lp - torch.logsumexp(log_q[row, self.stop_ids].double(), dim=-1)
                 ended.append(i)
             else:
-                step_lp = self.beta * log_p[row, token]
-                log_w[i] += step_lp - log_q[row, token]
+                step_lp = self.beta * float(log_p[row, token])
+                log_w[i] += step_lp - float(log_q[row, token])
                 tokens[i] = tokens[i] + [token]
                 grown.append(i)
             log_base[i] += step_lp
