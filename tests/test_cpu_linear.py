@@ -39,9 +39,9 @@ def test_a_strided_input_is_read_as_it_is():
         torch.testing.assert_close(linear(x, weight), x @ weight.T, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.skipif(cpu.ONEDNN is None, reason="this PyTorch build has no oneDNN")
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN")
 def test_onednn_runs_outside_autograd_and_gradients_still_flow(monkeypatch):
-    calls, onednn = [], cpu.ONEDNN
+    calls, onednn = [], torch.ops.mkldnn._linear_pointwise
     monkeypatch.setattr(cpu, "ONEDNN", lambda *args: calls.append(1) or onednn(*args))
     layer = torch.nn.Linear(16, 8)
     x = torch.randn(4, 16)
@@ -67,3 +67,24 @@ def test_every_plain_linear_switches_and_the_model_stays_the_same():
         twin = copy.deepcopy(net)                                  # a copy computes with its own weights
         twin.head.weight.zero_()
         assert torch.count_nonzero(twin(x)) == 0 and torch.count_nonzero(net(x)) > 0
+
+
+def test_row_counts_come_in_few_shapes_of_at_most_a_quarter_more():
+    padded = [cpu.padded_rows(n) for n in range(1, 4097)]
+    assert padded[:8] == list(range(1, 9))
+    assert all(n <= p <= 1.25 * n for n, p in zip(range(1, 4097), padded))
+    assert len(set(padded)) <= 8 + 4 * 9
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN")
+@pytest.mark.parametrize("shape", [(13, 16), (3, 7, 16), (200, 16)])
+def test_padded_rows_leave_the_numbers_as_they_are(monkeypatch, shape):
+    """Where oneDNN runs (forced here, whatever this CPU is), the rows it pads are cut off again."""
+    monkeypatch.setattr(cpu, "ONEDNN", torch.ops.mkldnn._linear_pointwise)
+    torch.manual_seed(3)
+    layer = torch.nn.Linear(16, 300)
+    x = torch.randn(shape)
+    with torch.inference_mode():
+        got = linear(x, layer.weight, layer.bias)
+    assert got.shape == (*shape[:-1], 300)
+    torch.testing.assert_close(got, torch.nn.functional.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)

@@ -95,7 +95,7 @@ class BaseLM:
     token_budget
         Tokens per forward at most (padding included); None: what keeps the logits near 256 MB.
     cpu_kernels
-        Run the model's linear layers through oneDNN (`cpu`), in place. For a copy the wrapper owns:
+        Run the model's linear layers through oneDNN on CPUs other than Intel's (`cpu`), in place. For a copy the wrapper owns:
         `load_lm` and `load_mlm` pass True; a model you pass in is left as it is unless you ask.
     """
 
