@@ -42,8 +42,10 @@ def head_reads_hidden(model, token: int, device: torch.device) -> bool:
 
 
 def log_softmax_after(model, hidden: torch.Tensor) -> torch.Tensor:
-    """log p(next token) from final hidden states [n, H] → [n, V] float32."""
-    return model.get_output_embeddings()(hidden).float().log_softmax(-1)
+    """log p(next token) from final hidden states [n, H] → [n, V] float32, normalised in place (a copy
+    of [n, V] is tens of MB for a step's rows)."""
+    logits = model.get_output_embeddings()(hidden).float()
+    return logits.sub_(logits.logsumexp(-1, keepdim=True))
 
 
 def target_log_probs(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

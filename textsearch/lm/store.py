@@ -29,8 +29,8 @@ import torch
 from .head import captured_hidden, log_softmax_after
 from .kv import dynamic_cache, returned_cache, stacked, with_cache
 
-STORE_BYTES = 128 * 2 ** 20      # states kept for one sampler run: a few steps of its chains' candidates
-SEARCH_BYTES = 16 * 2 ** 20      # per search, when several take turns: its chains, their candidates, its context
+STORE_BYTES = 64 * 2 ** 20       # states kept for one sampler run: a few steps of its chains' candidates
+SEARCH_BYTES = 8 * 2 ** 20       # per search, when several take turns: its chains, their candidates, its context
 SLACK = 512                      # columns the arena holds beyond its budget: a forward's new tokens
 
 
@@ -193,9 +193,10 @@ class SentenceStore:
         distinct = list(dict.fromkeys(k for k in keys if k not in known))
         if distinct:
             at = torch.stack([self._holder(k).columns[len(k) - 1] for k in distinct])
-            known.update(zip(distinct, log_softmax_after(self.model, self.hidden[at])))
+            fresh = log_softmax_after(self.model, self.hidden[at])
+            known.update(zip(distinct, fresh))
         self.last_after = known
-        return torch.stack([known[k] for k in keys])
+        return fresh if distinct == keys else torch.stack([known[k] for k in keys])
 
     def past(self, rows: Sequence[Sequence[int]]) -> Past:
         """What rows continue from: each row's longest held prefix (none: nothing), and room in the arena

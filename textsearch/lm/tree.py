@@ -171,8 +171,12 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     scored = target_lp.double().cpu().split([len(row) - max(p, 1) for row, p in zip(rows, held)])
     token_lp = [torch.cat([past.token_lp[i], s]) if past is not None else s for i, s in enumerate(scored)]
     if with_last:
-        at_end = torch.tensor([row_of[node] for node in ends], dtype=torch.long, device=device)
-        last = (logits[at_end] - log_norm[at_end][:, None]).cpu()
+        at_end = [row_of[node] for node in ends]
+        if at_end == list(range(len(logits))):            # the logits are the ends', in order: no copy of [n, V]
+            last = logits.sub_(log_norm[:, None]).cpu()
+        else:
+            at_end = torch.tensor(at_end, dtype=torch.long, device=device)
+            last = logits[at_end].sub_(log_norm[at_end][:, None]).cpu()
     else:
         last = None
     return TreeScores(token_lp, last, columns, width + len(tree))
