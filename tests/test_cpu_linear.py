@@ -10,6 +10,13 @@ from textsearch.lm import cpu
 from textsearch.lm.cpu import CPULinear, enable, linear
 
 
+@pytest.fixture(autouse=True)
+def onednn(monkeypatch):
+    """oneDNN runs the products here whatever this CPU is (on Intel's, `linear` leaves them to MKL)."""
+    if torch.backends.mkldnn.is_available():
+        monkeypatch.setattr(cpu, "ONEDNN", torch.ops.mkldnn._linear_pointwise)
+
+
 class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -78,9 +85,8 @@ def test_row_counts_come_in_few_shapes_of_at_most_a_quarter_more():
 
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN")
 @pytest.mark.parametrize("shape", [(13, 16), (3, 7, 16), (200, 16)])
-def test_padded_rows_leave_the_numbers_as_they_are(monkeypatch, shape):
-    """Where oneDNN runs (forced here, whatever this CPU is), the rows it pads are cut off again."""
-    monkeypatch.setattr(cpu, "ONEDNN", torch.ops.mkldnn._linear_pointwise)
+def test_padded_rows_leave_the_numbers_as_they_are(shape):
+    """The rows oneDNN's product pads are cut off again."""
     torch.manual_seed(3)
     layer = torch.nn.Linear(16, 300)
     x = torch.randn(shape)

@@ -111,7 +111,8 @@ def evict(lm):
         candidates = [p + [rng.choice(vocab)] + s[i + 1:] for p, s, i in zip(prefixes, sentences, slots)
                       for _ in range(4)]
         assert_same(scored(lm, candidates), plain(lm, candidates))
-        assert lm.store.bytes <= lm.store.budget
+        assert lm.store.width <= lm.store.limit                  # kept between forwards: the budget's columns
+        assert lm.store.kv.shape[2] <= lm.store.limit + sum(map(len, candidates)) + len(prefixes) * 10
         scored_rows |= {tuple(c) for c in candidates}
         sentences = [candidates[4 * c + rng.randrange(4)] for c in range(3)]
     assert len(lm.store) < len(scored_rows) / 4, "the budget should have dropped most rows"
@@ -252,9 +253,9 @@ def test_compaction_keeps_the_columns_of_the_rows_it_keeps():
         store = lm.store
         rows = [[rng.randrange(5, lm.vocab_size) for _ in range(6)] for _ in range(12)]
         lm.next_token_log_probs(rows)
-        store.budget = store.bytes // 2
+        store.budget = store.width * store.layout.column_bytes // 2
         lm.next_token_log_probs([r + [7] for r in rows[-4:]])               # triggers the compaction
-        assert store.bytes <= store.budget and 1 < len(store) < len(rows)
+        assert store.width <= store.limit and 1 < len(store) < len(rows)
         kept = [list(key[1:]) for key in store.rows]
         assert all(store.has([lm.start_id] + k, with_last=True) for k in kept)
         grown = [k + [9, 10] for k in kept]                    # new states go where moved-out ones were

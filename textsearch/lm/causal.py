@@ -68,7 +68,7 @@ class CausalLM(BaseLM):
         self.openings = Openings()                                  # the cache of the last prompt opening drawn after
         # rows keep their states inside `session` only where the logits are the LM head's alone
         self.can_keep = head_reads_hidden(self.model, self.start_id, self.device)
-        self.layout = Layout.of(self.model, self.start_id, self.device) if self.can_keep and token_trees else None
+        self.layout: Layout | None = None           # of the states a session keeps, read at the first one
         self.store: SentenceStore | None = None
         self.turns: Lockstep | None = None          # searches that take turns and score together
 
@@ -119,6 +119,8 @@ class CausalLM(BaseLM):
         if not self.can_keep or not self.token_trees or self.store is not None:
             yield
             return
+        if self.layout is None:
+            self.layout = Layout.of(self.model, self.start_id, self.device)
         self.store = SentenceStore(self.model, self.layout, store_bytes(searches))
         try:
             yield
@@ -144,8 +146,8 @@ class CausalLM(BaseLM):
         held = [i for i, r in enumerate(rows) if self.store is not None and self.store.holds(r)]
         if not held:                                          # [n, V] is tens of MB: no copy of it
             return self._rows_once(rows, with_last=True)[1]
-        if len(held) == len(rows):
-            return self.store.after(rows).cpu()
+        if len(held) == len(rows):              # a copy: the store remembers what it handed out
+            return self.store.after(rows).clone().cpu()
         last = torch.empty((len(rows), self.vocab_size), dtype=torch.float32)
         last[held] = self.store.after([rows[i] for i in held]).cpu()
         todo = sorted(set(range(len(rows))) - set(held))
@@ -198,6 +200,8 @@ class CausalLM(BaseLM):
         if kept and with_last:
             last[kept] = store.after([rows[i] for i in kept]).cpu()
         todo = sorted(set(range(len(rows))) - set(kept))
+        if store is not None:
+            store.touch([rows[i] for i in todo])
         if self.token_trees:
             chunks = tree_chunks([rows[i] for i in todo], self.tree_tokens,
                                  [store.past_length(rows[i]) for i in todo] if store is not None else None, with_last)

@@ -3,7 +3,7 @@
 - The name of the cache argument: transformers 5.24 renamed `past_key_values` to `cache`
   (the old name warns on every run there and goes in 5.40; earlier 5.x releases know only
   the old name and would silently ignore the new one), so it is read off the model's forward.
-- One tensor per cache (`stacked`), so kept states can be sliced, gathered and laid end to
+- One tensor per cache (`stacked`), so a prompt's states can be sliced and laid end to
   end, and a cache built back from such a tensor (`dynamic_cache`).
 - A cache that grows in place (`growing`) for decoding that appends step after step,
   and one over buffers the caller keeps (`in_place`), which a forward writes into.

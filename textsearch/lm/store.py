@@ -31,7 +31,6 @@ from .kv import dynamic_cache, returned_cache, stacked, with_cache
 
 STORE_BYTES = 64 * 2 ** 20       # states kept for one sampler run: a few steps of its chains' candidates
 SEARCH_BYTES = 8 * 2 ** 20       # per search, when several take turns: its chains, their candidates, its context
-SLACK = 512                      # columns the arena holds beyond its budget: a forward's new tokens
 
 
 def store_bytes(searches: int) -> int:
@@ -45,7 +44,8 @@ class Layout:
     """What one token's states are: keys and values [2·layers, heads, head_dim], and a hidden state."""
     kv: tuple[int, int, int]
     hidden: int
-    dtype: torch.dtype
+    dtype: torch.dtype           # of the keys and values
+    hidden_dtype: torch.dtype
     device: torch.device
 
     @classmethod
@@ -56,12 +56,13 @@ class Layout:
             out = model(input_ids=torch.tensor([[token]], device=device), use_cache=True,
                         **with_cache(model, dynamic_cache()))
         kv = stacked(returned_cache(out))                  # [2·layers, 1, heads, 1, head_dim]
-        return cls((kv.shape[0], kv.shape[2], kv.shape[4]), seen[0].shape[-1], kv.dtype, kv.device)
+        return cls((kv.shape[0], kv.shape[2], kv.shape[4]), seen[0].shape[-1], kv.dtype, seen[0].dtype, kv.device)
 
     @property
     def column_bytes(self) -> int:
+        """The memory of one token's states."""
         layers2, heads, head_dim = self.kv
-        return (layers2 * heads * head_dim + self.hidden) * torch.empty(0, dtype=self.dtype).element_size()
+        return (layers2 * heads * head_dim * self.dtype.itemsize + self.hidden * self.hidden_dtype.itemsize)
 
 
 @dataclass(eq=False)
@@ -73,11 +74,9 @@ class Kept:
 
 @dataclass
 class Past:
-    """What rows continue from (`tree`): the arena, its first `width` columns filled, and per row the
-    columns of its held tokens, whose last state gives the log p of the row's next token."""
-    kv: torch.Tensor               # [2·layers, heads, capacity, head_dim]: every layer's keys, then values
-    hidden: torch.Tensor           # [capacity, H] final hidden states
-    width: int
+    """What rows continue from (`tree`): per row the arena columns of its held tokens, whose last state
+    gives the log p of the row's next token; the arena itself is the store's."""
+    store: SentenceStore
     held: list[torch.Tensor]       # per row, its held tokens' columns, in order (empty: none)
     token_lp: list[torch.Tensor]   # per row, log p of those tokens after the first
 
@@ -87,11 +86,19 @@ class Past:
         return [len(columns) for columns in self.held]
 
     def columns(self, row: int) -> torch.Tensor:
+        """The columns of row `row`'s held tokens."""
         return self.held[row]
+
+    def room(self, new: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The arena (keys and values [2·layers, heads, capacity, head_dim], hidden states [capacity, H])
+        with room for `new` more columns after its filled ones, and how many are filled."""
+        self.store.room(new)
+        return self.store.kv, self.store.hidden, self.store.width
 
 
 class SentenceStore:
-    """Recently scored rows (start token included), by prefix, their states in an arena of `budget` bytes."""
+    """Recently scored rows (start token included), by prefix, their states in an arena that keeps
+    `budget` bytes of them between forwards (and room for a forward's new ones)."""
 
     def __init__(self, model, layout: Layout, budget: int = STORE_BYTES):
         self.model, self.layout, self.budget = model, layout, budget
@@ -112,8 +119,8 @@ class SentenceStore:
 
     @property
     def bytes(self) -> int:
-        """The memory of the arena's filled columns."""
-        return self.width * self.layout.column_bytes
+        """The memory the arena takes: the budget and the room of the largest forward since it grew."""
+        return 0 if self.kv is None else self.kv.shape[2] * self.layout.column_bytes
 
     def add(self, rows: Sequence[Sequence[int]], columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor],
             width: int) -> None:
@@ -198,27 +205,33 @@ class SentenceStore:
         self.last_after = known
         return fresh if distinct == keys else torch.stack([known[k] for k in keys])
 
+    def touch(self, rows: Sequence[Sequence[int]]) -> None:
+        """Mark the kept beginnings of rows about to run as just used: a compaction between the chunks of
+        one call then drops other rows first."""
+        for row in rows:
+            length = self.past_length(row)
+            if length:
+                self._holder(tuple(row[:length]))
+
     def past(self, rows: Sequence[Sequence[int]]) -> Past:
-        """What rows continue from: each row's longest held prefix (none: nothing), and room in the arena
-        for the states of the tokens after it."""
+        """What rows continue from: each row's longest held prefix (none: nothing)."""
         held, token_lp = [], []
         for row in rows:
             length = self.past_length(row)
             kept = self._holder(tuple(row[:length])) if length else None
             held.append(kept.columns[:length] if kept else torch.zeros(0, dtype=torch.long))
             token_lp.append(kept.token_lp[:length - 1] if kept else torch.zeros(0, dtype=torch.float64))
-        self._room(sum(len(row) - len(columns) for row, columns in zip(rows, held)))
-        return Past(self.kv, self.hidden, self.width, held, token_lp)
+        return Past(self, held, token_lp)
 
-    def _room(self, new: int) -> None:
+    def room(self, new: int) -> None:
         """An arena with room for `new` more columns: allocated, or grown with its filled columns copied."""
         capacity = 0 if self.kv is None else self.kv.shape[2]
         if self.width + new <= capacity:
             return
-        capacity = max(self.limit, self.width) + max(new, SLACK)
+        capacity = max(self.limit, self.width) + new
         kv = torch.empty((*self.layout.kv[:2], capacity, self.layout.kv[2]), dtype=self.layout.dtype,
                          device=self.layout.device)
-        hidden = torch.empty((capacity, self.layout.hidden), dtype=self.layout.dtype, device=self.layout.device)
+        hidden = torch.empty((capacity, self.layout.hidden), dtype=self.layout.hidden_dtype, device=self.layout.device)
         if self.width:
             kv[:, :, :self.width] = self.kv[:, :, :self.width]
             hidden[:self.width] = self.hidden[:self.width]

@@ -55,13 +55,13 @@ class Tree:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def allowed(self, past: Past | None) -> torch.Tensor:
-        """Which keys each node sees [T, B + T]: its row's held columns of the past and its ancestors."""
-        width = 0 if past is None else past.width
+    def allowed(self, past: Past | None, width: int = 0) -> torch.Tensor:
+        """Which keys each node sees [T, width + T]: its row's held columns of the past (`width` columns
+        wide) and its ancestors."""
         block: list[list[int]] = [[]] * len(self)      # the past columns each node sees
         if past is not None:
             for row, nodes in enumerate(self.nodes):
-                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == past.lengths[row]:
+                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == len(past.columns(row)):
                     block[nodes[0]] = past.columns(row).tolist()
         ancestors: list[list[int]] = []
         rows, cols = [], []
@@ -146,7 +146,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     (`head.target_log_probs`), kept ones included, and the head runs on the ends alone."""
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(stated(rows, with_last), held)
-    width = 0 if past is None else past.width
+    kv, hidden_states, width = past.room(len(tree)) if past is not None else (None, None, 0)
     columns = [torch.cat([past.columns(i) if past is not None else torch.zeros(0, dtype=torch.long),
                           width + torch.tensor(nodes, dtype=torch.long)]) for i, nodes in enumerate(tree.nodes)]
     # the state before each scored token, as a column of the past and the tree: a row's first may be kept
@@ -154,13 +154,13 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     nexts = torch.tensor([t for row, p in zip(rows, held) for t in row[max(p, 1):]], dtype=torch.long, device=device)
     ends = [int(cols[-1]) - width for cols in columns] if with_last else []
     keep_logits = sorted(set(ends if head_reads_hidden else [c - width for c in read] + ends))  # the head runs on these
-    hidden, logits = _forward(model, tree, past, device, stats, keep_logits)
+    hidden, logits = _forward(model, tree, past, kv, width, device, stats, keep_logits)
     if past is None:
         all_hidden = hidden if hidden is not None else torch.zeros(0, model.config.hidden_size, device=device)
     else:
         if hidden is not None:
-            past.hidden[width:width + len(tree)] = hidden
-        all_hidden = past.hidden[:width + len(tree)]
+            hidden_states[width:width + len(tree)] = hidden
+        all_hidden = hidden_states[:width + len(tree)]
     log_norm = logits.logsumexp(-1)
     row_of = {node: k for k, node in enumerate(keep_logits)}
     if head_reads_hidden:
@@ -182,23 +182,24 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     return TreeScores(token_lp, last, columns, width + len(tree))
 
 
-def _forward(model, tree: Tree, past: Past | None, device: torch.device, stats: Stats,
-             keep_logits: list[int]) -> tuple[torch.Tensor | None, torch.Tensor]:
+def _forward(model, tree: Tree, past: Past | None, kv: torch.Tensor | None, width: int, device: torch.device,
+             stats: Stats, keep_logits: list[int]) -> tuple[torch.Tensor | None, torch.Tensor]:
     """The tree's forward: the final hidden states [T, H] and the logits at the `keep_logits` nodes
-    (float32); with a past, its states written into the past's arena. No forward for an empty tree."""
+    (float32); with a past, its states written into the arena `kv` after its `width` filled columns.
+    No forward for an empty tree."""
     if not len(tree):
         return None, torch.zeros(0, 0, device=device)
     ids = torch.tensor([tree.tokens], device=device)
     stats.count(len(tree))
     positions = torch.tensor([tree.positions], device=device)
     # a cache of plain layers: the model's own may drop columns (sliding windows)
-    cache = in_place(past.kv, past.width) if past is not None else None
-    allowed = tree.allowed(past)
+    cache = in_place(kv, width) if past is not None else None
+    allowed = tree.allowed(past, width)
     mask = additive_mask(allowed, next(model.parameters()).dtype, device)
     with captured_hidden(model) as hidden:
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **blocks_for(model, allowed, mask),
                     **with_cache(model, cache), use_cache=past is not None,
                     logits_to_keep=torch.tensor(keep_logits, dtype=torch.long, device=device))
-    if past is not None and not same_start(returned_cache(out).layers[0].keys, past.kv):
+    if past is not None and not same_start(returned_cache(out).layers[0].keys, kv):
         raise RuntimeError("the forward did not write its states into the arena: it had no room for them")
     return hidden[0][0], out.logits[0].float()

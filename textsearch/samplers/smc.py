@@ -189,7 +189,7 @@ class SMC:
         """One token for each live particle, weights updated in place; the particles that ended."""
         prefixes = [tokens[i] for i in live]
         # [n, V] work in float32, in place where it can be (a step of many particles holds several such
-        # arrays at once); what enters the weights is taken in float64
+        # arrays at once); the weights add up in float64
         log_p = self.lm.next_token_log_probs(prefixes, self.context)
         stop_p = self.beta * torch.logsumexp(log_p[:, self.stop_ids].double(), dim=-1)
         ended = []
