@@ -265,3 +265,17 @@ def test_compaction_keeps_the_columns_of_the_rows_it_keeps():
         assert lm.stats.forwards == forwards
     assert_same(grown_scores, plain(lm, grown))
     torch.testing.assert_close(after, plain(lm, kept)[1], atol=1e-4, rtol=0)
+
+
+def test_a_distribution_handed_out_is_the_callers_to_change():
+    """Changing a returned slot distribution in place leaves the one the store gives next time as it was."""
+    lm = make_tiny_lm()
+    sentences = [[5, 6, 7, 8], [9, 10, 11]]
+    prefixes = [s[:2] for s in sentences]
+    with lm.session():
+        scored(lm, sentences)
+        first = lm.next_token_log_probs(prefixes)
+        with torch.inference_mode():                     # where a caller may change it in place
+            first.zero_()
+        again = lm.next_token_log_probs(prefixes)
+    torch.testing.assert_close(again, plain(lm, prefixes)[1], atol=1e-4, rtol=0)

@@ -146,8 +146,8 @@ class CausalLM(BaseLM):
         held = [i for i, r in enumerate(rows) if self.store is not None and self.store.holds(r)]
         if not held:                                          # [n, V] is tens of MB: no copy of it
             return self._rows_once(rows, with_last=True)[1]
-        if len(held) == len(rows):              # a copy: the store remembers what it handed out
-            return self.store.after(rows).clone().cpu()
+        if len(held) == len(rows):
+            return self.store.after(rows).cpu()
         last = torch.empty((len(rows), self.vocab_size), dtype=torch.float32)
         last[held] = self.store.after([rows[i] for i in held]).cpu()
         todo = sorted(set(range(len(rows))) - set(held))
@@ -200,11 +200,11 @@ class CausalLM(BaseLM):
         if kept and with_last:
             last[kept] = store.after([rows[i] for i in kept]).cpu()
         todo = sorted(set(range(len(rows))) - set(kept))
+        held = [store.past_length(rows[i]) for i in todo] if store is not None else None
         if store is not None:
-            store.touch([rows[i] for i in todo])
+            store.touch([rows[i] for i in todo], held)
         if self.token_trees:
-            chunks = tree_chunks([rows[i] for i in todo], self.tree_tokens,
-                                 [store.past_length(rows[i]) for i in todo] if store is not None else None, with_last)
+            chunks = tree_chunks([rows[i] for i in todo], self.tree_tokens, held, with_last)
         else:
             chunks = pack([len(rows[i]) for i in todo], self.token_budget, self.forward_overhead)
         for chunk in chunks:

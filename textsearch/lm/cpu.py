@@ -52,9 +52,9 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
             or not x.numel() or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
         return torch.nn.functional.linear(x, weight, bias)
     rows = x.reshape(-1, x.shape[-1])
-    n = len(rows)
-    if padded_rows(n) > n:
-        rows = torch.cat([rows, rows.new_zeros(padded_rows(n) - n, rows.shape[1])])
+    n, padded = len(rows), padded_rows(len(rows))
+    if padded > n:
+        rows = torch.cat([rows, rows.new_zeros(padded - n, rows.shape[1])])
     return ONEDNN(rows.contiguous(), weight, bias, "none", [], "")[:n].view(*x.shape[:-1], weight.shape[0])
 
 

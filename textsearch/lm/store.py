@@ -117,11 +117,6 @@ class SentenceStore:
         """The columns the arena keeps between forwards."""
         return max(1, self.budget // self.layout.column_bytes)
 
-    @property
-    def bytes(self) -> int:
-        """The memory the arena takes: the budget and the room of the largest forward since it grew."""
-        return 0 if self.kv is None else self.kv.shape[2] * self.layout.column_bytes
-
     def add(self, rows: Sequence[Sequence[int]], columns: Sequence[torch.Tensor], token_lp: Sequence[torch.Tensor],
             width: int) -> None:
         """Keep rows of a tree forward that left the arena `width` columns wide: the states of row i's first
@@ -194,22 +189,20 @@ class SentenceStore:
     def after(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
         """log p(· | prefix) [n, V] for held prefixes, from the kept hidden states: no forward. The LM
         head runs once per distinct prefix, and not again for a prefix of the last call (a chain that
-        stayed may draw the same slot again)."""
+        stayed may draw the same slot again). A new tensor: what the caller does to it leaves those alone."""
         keys = [tuple(p) for p in prefixes]
         known = {k: self.last_after[k] for k in keys if k in self.last_after}
         distinct = list(dict.fromkeys(k for k in keys if k not in known))
         if distinct:
             at = torch.stack([self._holder(k).columns[len(k) - 1] for k in distinct])
-            fresh = log_softmax_after(self.model, self.hidden[at])
-            known.update(zip(distinct, fresh))
+            known.update(zip(distinct, log_softmax_after(self.model, self.hidden[at])))
         self.last_after = known
-        return fresh if distinct == keys else torch.stack([known[k] for k in keys])
+        return torch.stack([known[k] for k in keys])
 
-    def touch(self, rows: Sequence[Sequence[int]]) -> None:
-        """Mark the kept beginnings of rows about to run as just used: a compaction between the chunks of
-        one call then drops other rows first."""
-        for row in rows:
-            length = self.past_length(row)
+    def touch(self, rows: Sequence[Sequence[int]], lengths: Sequence[int]) -> None:
+        """Mark the kept beginnings of rows about to run (their first `lengths`, as `past_length` gives
+        them) as just used: a compaction between the chunks of one call then drops other rows first."""
+        for row, length in zip(rows, lengths):
             if length:
                 self._holder(tuple(row[:length]))
 
