@@ -19,8 +19,10 @@ Systems, each run in a process of its own on the same sets, in batch mode (packs
 Judges, for every system: the share of sets that use every keyword (lemma-aware); BLEU-4 (sacrebleu)
 against the references; Gemma-3-270M's NLL per token of the sentence after a few-shot prompt unlike
 textsearch's (the conditional judge), and with no prompt; SLOR (reported, never a target); median and
-p90 seconds per set; the system process's peak RSS. OUT/report.json carries every row and judge (the
-input of scripts/blind_sheet.py), OUT/table.md the table, which is also printed.
+p90 seconds per set; the system process's peak RSS; and the mean words per sentence, since a
+per-token NLL falls as a sentence grows (its first words are the least predictable). OUT/report.json
+carries every row and judge (the input of scripts/blind_sheet.py), OUT/table.md the table, which is
+also printed.
 """
 from __future__ import annotations
 
@@ -169,6 +171,7 @@ def summarise(sets: list[dict], system: str) -> dict:
     return {"sets": len(sets), "all_keywords": statistics.fmean(o["covered"] for o in outputs),
             "bleu4": sacrebleu.corpus_bleu([o["text"] for o in outputs], streams).score,
             "conditional_nll": mean("conditional_nll"), "nll": mean("nll"), "slor": mean("slor"),
+            "words": statistics.fmean(len(o["text"].split()) for o in outputs),
             "median_s": statistics.median(seconds) if seconds else None,
             "p90_s": percentile(seconds, 0.9) if seconds else None, "peak_rss_gb": outputs[0].get("peak_rss_gb")}
 
@@ -176,10 +179,10 @@ def summarise(sets: list[dict], system: str) -> dict:
 def markdown(summary: dict[str, dict]) -> str:
     number = lambda v, f: "–" if v is None else format(v, f)      # noqa: E731
     lines = ["| system | sets | all keywords | BLEU-4 | NLL/token, Gemma after its prompt | NLL/token, Gemma "
-             "| SLOR | median s/set | p90 s/set | peak RSS GB |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| SLOR | words | median s/set | p90 s/set | peak RSS GB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for system, s in summary.items():
         lines.append(f"| {system} | {s['sets']} | {s['all_keywords']:.1%} | {s['bleu4']:.2f} | {s['conditional_nll']:.3f} "
-                     f"| {s['nll']:.3f} | {s['slor']:.3f} | {number(s['median_s'], '.2f')} "
+                     f"| {s['nll']:.3f} | {s['slor']:.3f} | {s['words']:.1f} | {number(s['median_s'], '.2f')} "
                      f"| {number(s['p90_s'], '.2f')} | {number(s['peak_rss_gb'], '.2f')} |")
     return "\n".join(lines)
 
