@@ -3,17 +3,24 @@
     python scripts/blind_sheet.py write out/bench_keywords/report.json --out out/blind   # sheet.tsv + key.json
     (mark every line of sheet.tsv: 1 natural, 0 not, by the rubric printed at its top)
     python scripts/blind_sheet.py score out/blind                                        # share natural per system
+    python scripts/blind_sheet.py score out/blind --also reader2/sheet.tsv               # several readers, and how they agree
 
 The sheet takes `--sets` seeded sets of the bench report. Each set gives one line per system
 (its sentence) and one for the first human reference, all lines of all sets shuffled
 together, so neither the system nor the set's other sentences sit beside a line. The key
 (line id → system) stays in its own file until the marks are in.
+
+With several readers (each marks a copy of the same sheet), the score gives each reader's shares,
+their mean, and how far each two readers agree: the share of lines they marked alike and Cohen's κ,
+their agreement beyond what their rates of 1 alone would give by chance (0: none, 1: full).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
+import math
 import random
 import sys
 from pathlib import Path
@@ -62,23 +69,53 @@ def shares(marks: dict[str, int], key: dict[str, str]) -> dict[str, tuple[float,
     return {system: (sum(m) / len(m), len(m)) for system, m in sorted(systems.items())}
 
 
-def read_marks(sheet: Path) -> dict[str, int]:
+def agreement(first: dict[str, int], second: dict[str, int]) -> tuple[float, float]:
+    """The share of lines two readers marked alike, and Cohen's κ (nan where both marked every line alike
+    with one mark: chance alone agrees then)."""
+    lines = sorted(first)
+    alike = sum(first[k] == second[k] for k in lines) / len(lines)
+    p, q = sum(first[k] for k in lines) / len(lines), sum(second[k] for k in lines) / len(lines)
+    chance = p * q + (1 - p) * (1 - q)
+    return alike, (alike - chance) / (1 - chance) if chance < 1 else math.nan
+
+
+def read_sheet(sheet: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """A sheet's sentences and its marks, by line id."""
     with open(sheet, encoding="utf-8", newline="") as handle:
         table = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
-        marks = {}
+        sentences, marks = {}, {}
         for row in table:
+            sentences[row["id"]] = row["sentence"]
             mark = (row["mark"] or "").strip()
             if mark:
                 if mark not in ("0", "1"):
-                    raise ValueError(f"line {row['id']}: mark {mark!r} is not 1 or 0")
+                    raise ValueError(f"{sheet}, line {row['id']}: mark {mark!r} is not 1 or 0")
                 marks[row["id"]] = int(mark)
-    return marks
+    return sentences, marks
 
 
-def score(out: Path) -> None:
+def score(out: Path, also: list[Path] = ()) -> None:
     key = json.loads((out / "key.json").read_text(encoding="utf-8"))
-    for system, (share, count) in shares(read_marks(out / "sheet.tsv"), key).items():
-        print(f"{system:<16} {share:6.1%} natural of {count}")
+    sentences, first = read_sheet(out / "sheet.tsv")
+    readers = [first]
+    for sheet in also:
+        theirs, marks = read_sheet(sheet)
+        if theirs != sentences:
+            raise ValueError(f"{sheet} is not a copy of {out / 'sheet.tsv'}: its lines differ")
+        readers.append(marks)
+    per_reader = [shares(marks, key) for marks in readers]
+    if len(readers) == 1:
+        for system, (share, count) in per_reader[0].items():
+            print(f"{system:<16} {share:6.1%} natural of {count}")
+        return
+    print(f"{'':<16} " + " ".join(f"reader {k + 1:<2}" for k in range(len(readers))) + "     mean")
+    for system in per_reader[0]:
+        values = [found[system][0] for found in per_reader]
+        print(f"{system:<16} " + " ".join(f"{v:9.1%}" for v in values)
+              + f" {sum(values) / len(values):8.1%}  of {per_reader[0][system][1]}")
+    for a, b in itertools.combinations(range(len(readers)), 2):
+        alike, kappa = agreement(readers[a], readers[b])
+        print(f"readers {a + 1} and {b + 1} mark {alike:.1%} of lines alike, Cohen's kappa {kappa:.2f}")
 
 
 def main() -> None:
@@ -91,12 +128,14 @@ def main() -> None:
     writing.add_argument("--seed", type=int, default=0)
     scoring = commands.add_parser("score", help="shares natural per system from a marked sheet")
     scoring.add_argument("out", type=Path)
+    scoring.add_argument("--also", type=Path, nargs="+", default=[],
+                         help="other readers' marked copies of OUT/sheet.tsv")
     args = parser.parse_args()
     try:
         if args.command == "write":
             write(args.report, args.out, args.sets, args.seed)
         else:
-            score(args.out)
+            score(args.out, args.also)
     except (OSError, ValueError, KeyError) as error:
         print(f"blind_sheet: {error}", file=sys.stderr)
         sys.exit(2)

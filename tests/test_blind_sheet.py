@@ -64,3 +64,35 @@ def test_a_marked_sheet_scores_from_the_command_line(tmp_path):
     sheet.write_text(sheet.read_text().replace("\t1\n", "\tyes\n", 1))
     bad = subprocess.run([sys.executable, str(SCRIPT), "score", str(tmp_path / "b")], capture_output=True, text=True)
     assert bad.returncode == 2 and "is not 1 or 0" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_two_readers_agreement_and_kappa():
+    first = {"L0": 1, "L1": 1, "L2": 0, "L3": 0}
+    assert blind.agreement(first, dict(first)) == (1.0, 1.0)
+    assert blind.agreement(first, {"L0": 0, "L1": 0, "L2": 1, "L3": 1}) == (0.0, -1.0)
+    alike, kappa = blind.agreement(first, {"L0": 1, "L1": 0, "L2": 0, "L3": 0})     # 3 of 4 alike
+    assert alike == 0.75 and kappa == pytest.approx((0.75 - 0.5) / 0.5)              # chance: ½·¼ + ½·¾ = ½
+
+
+def test_several_readers_score_side_by_side_and_a_sheet_of_other_lines_is_refused(tmp_path):
+    blind.write(report(tmp_path / "report.json", sets=4), tmp_path / "b", sets=4, seed=0)
+    key = json.loads((tmp_path / "b" / "key.json").read_text())
+    sheet = tmp_path / "b" / "sheet.tsv"
+    lines = sheet.read_text().splitlines()
+
+    def marked(strict: bool) -> str:          # reader 1 finds only the references natural, reader 2 also ours
+        natural = {"human"} if strict else {"human", "textsearch"}
+        return "\n".join(l if l.startswith(("#", "id\t")) else l + str(int(key[l.split("\t")[0]] in natural))
+                         for l in lines) + "\n"
+    sheet.write_text(marked(True))
+    (tmp_path / "second.tsv").write_text(marked(False))
+    out = subprocess.run([sys.executable, str(SCRIPT), "score", str(tmp_path / "b"), "--also",
+                          str(tmp_path / "second.tsv")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()}
+    assert rows["textsearch"][:3] == ["0.0%", "100.0%", "50.0%"] and rows["human"][:3] == ["100.0%"] * 3
+    assert "readers 1 and 2 mark 66.7% of lines alike, Cohen's kappa 0.40" in out.stdout
+    (tmp_path / "other.tsv").write_text(marked(False).replace("ours 0.", "ours zero."))
+    bad = subprocess.run([sys.executable, str(SCRIPT), "score", str(tmp_path / "b"), "--also",
+                          str(tmp_path / "other.tsv")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "is not a copy" in bad.stderr and "Traceback" not in bad.stderr
