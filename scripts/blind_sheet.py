@@ -79,30 +79,29 @@ def agreement(first: dict[str, int], second: dict[str, int]) -> tuple[float, flo
     return alike, (alike - chance) / (1 - chance) if chance < 1 else math.nan
 
 
-def read_sheet(sheet: Path) -> tuple[dict[str, str], dict[str, int]]:
-    """A sheet's sentences and its marks, by line id."""
+def read_sheet(sheet: Path) -> list[dict]:
+    """A sheet's lines: id, keywords, sentence and mark (1, 0 or None where it is not marked yet)."""
     with open(sheet, encoding="utf-8", newline="") as handle:
         table = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
-        sentences, marks = {}, {}
+        if not table.fieldnames or not set(COLUMNS) <= set(table.fieldnames):
+            raise ValueError(f"{sheet} is no blind_sheet sheet (expected the columns {', '.join(COLUMNS)})")
+        lines = []
         for row in table:
-            sentences[row["id"]] = row["sentence"]
             mark = (row["mark"] or "").strip()
-            if mark:
-                if mark not in ("0", "1"):
-                    raise ValueError(f"{sheet}, line {row['id']}: mark {mark!r} is not 1 or 0")
-                marks[row["id"]] = int(mark)
-    return sentences, marks
+            if mark not in ("", "0", "1"):
+                raise ValueError(f"{sheet}, line {row['id']}: mark {mark!r} is not 1 or 0")
+            lines.append({"id": row["id"], "keywords": row["keywords"], "sentence": row["sentence"],
+                          "mark": int(mark) if mark else None})
+    return lines
 
 
 def score(out: Path, also: list[Path] = ()) -> None:
     key = json.loads((out / "key.json").read_text(encoding="utf-8"))
-    sentences, first = read_sheet(out / "sheet.tsv")
-    readers = [first]
-    for sheet in also:
-        theirs, marks = read_sheet(sheet)
-        if theirs != sentences:
+    sheets = [read_sheet(out / "sheet.tsv")] + [read_sheet(sheet) for sheet in also]
+    for sheet, lines in zip(also, sheets[1:]):
+        if [(line["id"], line["sentence"]) for line in lines] != [(line["id"], line["sentence"]) for line in sheets[0]]:
             raise ValueError(f"{sheet} is not a copy of {out / 'sheet.tsv'}: its lines differ")
-        readers.append(marks)
+    readers = [{line["id"]: line["mark"] for line in lines if line["mark"] is not None} for lines in sheets]
     per_reader = [shares(marks, key) for marks in readers]
     if len(readers) == 1:
         for system, (share, count) in per_reader[0].items():

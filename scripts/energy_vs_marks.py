@@ -28,13 +28,14 @@ The interval is the 5–95% range of the agreement over sets drawn again with re
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import random
 import statistics
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from blind_sheet import read_sheet
 
 Score = Callable[[list[str], list[str]], list[float]]
 """(keywords, sentences) → an energy per sentence, lower for the sentence the energy prefers."""
@@ -44,17 +45,9 @@ def read_sheets(paths: Sequence[Path]) -> dict[str, dict[str, float]]:
     """Per keywords (as the sheet writes them), each marked sentence's mean mark over the sheets."""
     marks: dict[tuple[str, str], list[int]] = {}
     for path in paths:
-        with open(path, encoding="utf-8", newline="") as handle:
-            table = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
-            if not table.fieldnames or not {"keywords", "sentence", "mark"} <= set(table.fieldnames):
-                raise ValueError(f"{path} is no blind_sheet sheet (expected the columns keywords, sentence, mark)")
-            for row in table:
-                mark = (row["mark"] or "").strip()
-                if not mark:
-                    continue
-                if mark not in ("0", "1"):
-                    raise ValueError(f"{path}, line {row.get('id')}: mark {mark!r} is not 1 or 0")
-                marks.setdefault((row["keywords"], row["sentence"]), []).append(int(mark))
+        for line in read_sheet(path):
+            if line["mark"] is not None:
+                marks.setdefault((line["keywords"], line["sentence"]), []).append(line["mark"])
     if not marks:
         raise ValueError("no marked lines in " + ", ".join(map(str, paths)) + ": mark each line 1 or 0 first")
     sets: dict[str, dict[str, float]] = {}
