@@ -143,6 +143,12 @@ def test_smc_start_searches_under_the_conditional_energy(tiny_lm):
     assert generator(words, seed=3)[0].text == first.text
 
 
+def test_the_conditional_energy_rules_out_a_second_sentence_or_line(tiny_lm):
+    energy = KeywordsToSentence(tiny_lm, init="smc").sentence_energy(["dog"])
+    one, two, lines = energy(["A dog runs.", "A dog runs. It stops.", "A dog runs\nfast."]).tolist()
+    assert math.isfinite(one) and two == math.inf and lines == math.inf
+
+
 def test_smc_start_falls_back_to_drafts_when_no_particle_ends_well(tiny_lm, monkeypatch):
     generator = KeywordsToSentence(tiny_lm, steps=2, chains=2, top_k=8, init="smc", particles=4, draft_tokens=6)
 

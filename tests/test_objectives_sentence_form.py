@@ -27,6 +27,9 @@ def test_ends(text, start, end):
     ("He ran... and fell.", 0),
     ("他说：“好。”然后走了。", 0),
     ("广州美食街开幕。欢迎光临。", 1),
+    ("The surf hits the shore.\n, day, beach, surfer", 1),     # a line break ends a sentence, whatever follows
+    ("A dog runs\nand a cat. It sits.", 2),
+    ("A dog runs.\n", 0),
 ])
 def test_sentence_breaks(text, breaks):
     assert sentence_breaks(text) == breaks

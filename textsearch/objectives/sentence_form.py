@@ -22,9 +22,11 @@ def starts_well(text: str) -> bool:
 
 
 def sentence_breaks(text: str) -> int:
-    """Sentence ends before the last one: a full stop, "!" or "?" followed by more text that does not
-    go on in lowercase ("Stop!" he said)."""
-    return len(_BREAK.findall(text.strip()))
+    """Sentence ends before the last one: a line break with text after it (the texts scored here are one
+    line each), and a full stop, "!" or "?" followed by more text that does not go on in lowercase
+    ("Stop!" he said)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return max(len(lines) - 1, 0) + sum(len(_BREAK.findall(line)) for line in lines)
 
 
 def ends_well(text: str) -> bool:

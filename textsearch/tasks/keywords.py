@@ -14,7 +14,7 @@ start a short annealing search over insert / delete / replace edits, keyword tok
 locked, under
 
     E(x) = −γ · log p_LM(x | prompt) + SentenceForm(x) + RepetitionPenalty(x)
-           + ∞ · [x misses a keyword]
+           + ∞ · [x misses a keyword] + ∞ · [x is more than one sentence]
 
 the log-probability of the whole sentence and its end (a newline), so a fragment pays
 for the end it lacks and a run-on for every word it adds. β > 1 because the LM's own
@@ -219,13 +219,14 @@ class KeywordsToSentence:
     def sentence_energy(self, words: list[str]):
         """The energy of a sentence for these keywords, all but the keyword constraint. With SMC drafts,
         the conditional fluency: how likely the model finds the sentence, its end (a newline) included,
-        as the answer to the few-shot prompt; else the unprompted SLOR."""
+        as the answer to the few-shot prompt, and no text of two sentences or lines (outside the target);
+        else the unprompted SLOR."""
         if self.init != "smc":
             return self.sentence
         stops = ["\n"] + ([] if self.lm.eos_id is None else [self.lm.eos_id])
         fluency = Fluency(self.lm, gamma=self.fluency.gamma, end=stops,
                           context=DRAFT_PROMPT.format(keywords=", ".join(words)))
-        return fluency + self.form + self.repetition
+        return fluency + self.form + self.repetition + OneSentence()
 
     def smc_drafts(self, sets: list[list[str]], keywords: list[Keywords], seeds: list[int]
                    ) -> tuple[list[list[State]], list[list[list[TraceStep]]]]:
