@@ -42,6 +42,8 @@ def sheet_lines(rows: list[dict], systems: list[str], sets: int, seed: int) -> l
 
 
 def write(report: Path, out: Path, sets: int, seed: int) -> None:
+    if sets < 1:
+        raise ValueError(f"--sets {sets}: a sheet needs at least one set")
     rows = json.loads(report.read_text(encoding="utf-8"))["sets"]
     systems = [key for key, value in rows[0].items() if isinstance(value, dict) and "text" in value and key != HUMAN]
     if not systems:
@@ -71,8 +73,10 @@ def shares(marks: dict[str, int], key: dict[str, str]) -> dict[str, tuple[float,
 
 def agreement(first: dict[str, int], second: dict[str, int]) -> tuple[float, float]:
     """The share of lines two readers marked alike, and Cohen's κ (nan where both marked every line alike
-    with one mark: chance alone agrees then)."""
+    with one mark: chance alone agrees then; both nan for no lines)."""
     lines = sorted(first)
+    if not lines:
+        return math.nan, math.nan
     alike = sum(first[k] == second[k] for k in lines) / len(lines)
     p, q = sum(first[k] for k in lines) / len(lines), sum(second[k] for k in lines) / len(lines)
     chance = p * q + (1 - p) * (1 - q)
@@ -81,7 +85,7 @@ def agreement(first: dict[str, int], second: dict[str, int]) -> tuple[float, flo
 
 def read_sheet(sheet: Path) -> list[dict]:
     """A sheet's lines: id, keywords, sentence and mark (1, 0 or None where it is not marked yet)."""
-    with open(sheet, encoding="utf-8", newline="") as handle:
+    with open(sheet, encoding="utf-8-sig", newline="") as handle:       # a spreadsheet may add a byte-order mark
         table = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
         if not table.fieldnames or not set(COLUMNS) <= set(table.fieldnames):
             raise ValueError(f"{sheet} is no blind_sheet sheet (expected the columns {', '.join(COLUMNS)})")
@@ -97,12 +101,18 @@ def read_sheet(sheet: Path) -> list[dict]:
 
 def score(out: Path, also: list[Path] = ()) -> None:
     key = json.loads((out / "key.json").read_text(encoding="utf-8"))
-    sheets = [read_sheet(out / "sheet.tsv")] + [read_sheet(sheet) for sheet in also]
-    for sheet, lines in zip(also, sheets[1:]):
-        if [(line["id"], line["sentence"]) for line in lines] != [(line["id"], line["sentence"]) for line in sheets[0]]:
-            raise ValueError(f"{sheet} is not a copy of {out / 'sheet.tsv'}: its lines differ")
+    paths = [out / "sheet.tsv", *also]
+    sheets = [read_sheet(path) for path in paths]
+    for sheet, lines in zip(also, sheets[1:]):         # a reader may have sorted the lines
+        if {line["id"]: line["sentence"] for line in lines} != {line["id"]: line["sentence"] for line in sheets[0]}:
+            raise ValueError(f"{sheet} is not a copy of {paths[0]}: its lines differ")
     readers = [{line["id"]: line["mark"] for line in lines if line["mark"] is not None} for lines in sheets]
-    per_reader = [shares(marks, key) for marks in readers]
+    per_reader = []
+    for path, marks in zip(paths, readers):
+        try:
+            per_reader.append(shares(marks, key))
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     if len(readers) == 1:
         for system, (share, count) in per_reader[0].items():
             print(f"{system:<16} {share:6.1%} natural of {count}")

@@ -18,8 +18,9 @@ from natural (far below one half); against sentences it did not choose (other sy
 references) it shows how well it tells them apart.
 
 Energies (all sums over the sentence and its end, as the searches score them):
-- `search`: the keyword task's energy, its log-probability after the few-shot prompt naming the
-  keywords, with its form and repetition charges;
+- `search`: the keyword task's energy with its default settings, its log-probability after the
+  few-shot prompt naming the keywords, with its form and repetition charges and its one-sentence
+  constraint (a sentence of two is infinite: marked natural, it counts against the energy);
 - `unprompted`: its log-probability after a plain-sentence context that names no keyword;
 - `words`: the word count, how far preferring short sentences alone goes.
 
@@ -36,6 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from blind_sheet import read_sheet
+from energy_vs_references import task_score
 
 Score = Callable[[list[str], list[str]], list[float]]
 """(keywords, sentences) → an energy per sentence, lower for the sentence the energy prefers."""
@@ -103,17 +105,17 @@ def markdown(summaries: dict[str, dict]) -> str:
 
 
 def lm_energies(lm) -> dict[str, Score]:
-    """The keyword task's search energy and the unprompted fluency on `lm`, as `agreements` calls them."""
+    """The keyword task's search energy (default settings) and the unprompted fluency on `lm`, as
+    `agreements` calls them."""
     from textsearch.objectives import Fluency
-    from textsearch.tasks.keywords import KeywordsToSentence
     from textsearch.tasks.sentences import PLAIN_CONTEXT
 
-    generator = KeywordsToSentence(lm)
+    task, _ = task_score(lm, {})
     stops = ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
     plain = Fluency(lm, gamma=1.0, end=stops, context=PLAIN_CONTEXT)
 
     def search(words: list[str], texts: list[str]) -> list[float]:
-        return generator.sentence_energy(words)([lm.encode(" " + t) for t in texts]).tolist()   # after "Sentence:"
+        return [energy for energy, _ in task(words, texts)]
 
     def unprompted(words: list[str], texts: list[str]) -> list[float]:
         return plain([lm.encode(t) for t in texts]).tolist()

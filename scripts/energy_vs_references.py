@@ -5,7 +5,7 @@
 
 Each set of a bench_keywords report is scored under `KeywordsToSentence`'s search energy, with the
 settings the report's textsearch ran with, all of it (the whole sentence's log-probability after the
-few-shot prompt, the form and repetition charges, the keyword constraint): each system's sentence,
+few-shot prompt, the form and repetition charges, the keyword and one-sentence constraints): each system's sentence,
 CommonGen's first reference as the row `human`, and, as what they are held against, the set's other
 references that use every keyword. Where the energy scores a system's sentence lower than every
 reference, more search under it moves away from what people write; only another energy (a prompt, a
@@ -13,9 +13,10 @@ larger model) can move toward it. Every system is scored under this one energy, 
 searched under another (draft, rejection, genlm).
 
 The table gives per system: the sets compared (those with another reference that uses every
-keyword), how many of its sentences there miss a keyword (infinite energy), the share of the others
-where some reference scores lower, and the median energy per token (the end counted as one) of its
-covering sentences and of each set's best reference.
+keyword and is one sentence), how many of its sentences there miss a keyword, the share of the others
+where some reference scores lower (always, for a sentence the energy rules out as two sentences),
+and the median energy per token (the end counted as one) of its sentences the energy admits and of
+each set's best reference.
 """
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def compare(rows: list[dict], systems: Sequence[str], score: Score, covers: Call
             progress: bool = False) -> dict:
     """Per system: sets compared, sentences that miss a keyword, the share of the others where some
     covering reference (not the first, which is the human row) scores lower, and the median energy per
-    token of its covering sentences and of each set's best reference. Each set is scored in one call."""
+    token of its sentences the energy admits and of each set's best reference. A covering sentence the
+    energy rules out otherwise (two sentences) counts as one where a reference scores lower; a reference
+    it rules out is held against nothing. Each set is scored in one call."""
     found = {system: {"misses": 0, "preferred": [], "own": [], "reference": []} for system in systems}
     for row in tqdm(rows, desc="scoring sets", disable=not progress):
         references = [r for r in row["references"][1:] if covers(row["concepts"], r)]
@@ -50,14 +53,19 @@ def compare(rows: list[dict], systems: Sequence[str], score: Score, covers: Call
             continue
         texts = list(dict.fromkeys([row[system]["text"] for system in systems] + references))
         scores = dict(zip(texts, score(row["concepts"], texts), strict=True))
-        best, best_tokens = min(scores[r] for r in references)
+        admitted = [scores[r] for r in references if math.isfinite(scores[r][0])]
+        if not admitted:
+            continue
+        best, best_tokens = min(admitted)
         for system in systems:
-            own, own_tokens = scores[row[system]["text"]]
-            if math.isinf(own):
+            text = row[system]["text"]
+            if not covers(row["concepts"], text):
                 found[system]["misses"] += 1
                 continue
+            own, own_tokens = scores[text]
             found[system]["preferred"].append(best < own)
-            found[system]["own"].append(own / own_tokens)
+            if math.isfinite(own):
+                found[system]["own"].append(own / own_tokens)
             found[system]["reference"].append(best / best_tokens)
 
     def median(values: list[float]) -> float:

@@ -2,6 +2,7 @@
 import csv
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,24 @@ def test_several_readers_score_side_by_side_and_a_sheet_of_other_lines_is_refuse
     bad = subprocess.run([sys.executable, str(SCRIPT), "score", str(tmp_path / "b"), "--also",
                           str(tmp_path / "other.tsv")], capture_output=True, text=True)
     assert bad.returncode == 2 and "is not a copy" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_no_lines_give_no_agreement_and_a_sheet_needs_a_set(tmp_path):
+    alike, kappa = blind.agreement({}, {})
+    assert math.isnan(alike) and math.isnan(kappa)
+    with pytest.raises(ValueError, match="at least one set"):
+        blind.write(report(tmp_path / "report.json"), tmp_path / "b", sets=0, seed=0)
+
+
+def test_a_sorted_copy_with_a_byte_order_mark_is_read_as_the_same_sheet(tmp_path):
+    blind.write(report(tmp_path / "report.json", sets=2), tmp_path / "b", sets=2, seed=0)
+    sheet = tmp_path / "b" / "sheet.tsv"
+    lines = [l + "1" if not l.startswith(("#", "id\t")) else l for l in sheet.read_text().splitlines()]
+    sheet.write_text("\n".join(lines) + "\n")
+    head, body = lines[:2], sorted(lines[2:], reverse=True)
+    (tmp_path / "copy.tsv").write_text("\ufeff" + "\n".join(head + body) + "\n", encoding="utf-8")
+    copy = blind.read_sheet(tmp_path / "copy.tsv")
+    assert {l["id"]: l["sentence"] for l in copy} == {l["id"]: l["sentence"] for l in blind.read_sheet(sheet)}
+    out = subprocess.run([sys.executable, str(SCRIPT), "score", str(tmp_path / "b"), "--also",
+                          str(tmp_path / "copy.tsv")], capture_output=True, text=True)
+    assert out.returncode == 0 and "mark 100.0% of lines alike" in out.stdout, out.stderr

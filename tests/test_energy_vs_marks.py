@@ -1,5 +1,6 @@
 """The marks check pairs natural with not natural sentences of one set and counts where an energy agrees."""
 import importlib.util
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -74,12 +75,11 @@ def test_a_sheet_it_cannot_use_is_refused_in_one_line_before_the_model_loads(tmp
 
 
 @pytest.mark.slow
-def test_the_model_energies_are_the_task_energy_and_the_unprompted_fluency(default_lm):
-    from textsearch.tasks.keywords import KeywordsToSentence
-
+def test_the_model_energies_rule_out_what_the_task_does_and_prefer_fluent_text(default_lm):
     energies = check.lm_energies(default_lm)
-    words, texts = ["dog", "frisbee"], ["A dog catches a frisbee.", "frisbee a catches. dog A"]
-    task = KeywordsToSentence(default_lm).sentence_energy(words)([default_lm.encode(" " + t) for t in texts])
-    assert energies["search"](words, texts) == pytest.approx(task.tolist())
-    fluent, scrambled = energies["unprompted"](words, texts)
+    words = ["dog", "frisbee"]
+    fine, missing, two = energies["search"](words, ["A dog catches a frisbee.", "A dog runs.",
+                                                    "A dog runs. It catches a frisbee."])
+    assert math.isfinite(fine) and missing == math.inf and two == math.inf
+    fluent, scrambled = energies["unprompted"](words, ["A dog catches a frisbee.", "frisbee a catches. dog A"])
     assert fluent < scrambled

@@ -44,6 +44,20 @@ def test_a_set_counts_where_another_covering_reference_scores_lower():
     assert summary["human"]["reference_preferred"] == pytest.approx(1 / 3)     # "the cat sat down" loses
 
 
+def test_a_sentence_the_energy_rules_out_loses_and_a_reference_it_rules_out_is_not_held_against():
+    def one_sentence(keywords, texts):               # words as energy, infinite for a second sentence too
+        return [(e if ". " not in t else math.inf, n) for (e, n), t in zip(words(keywords, texts), texts)]
+    rows = [{"concepts": ["dog"], "references": ["a dog", "the dog ran. it sat", "a big dog ran"],
+             "ours": {"text": "a dog sat. it ran"}, "theirs": {"text": "my dog"}}]
+    summary = check.compare(rows, ["ours", "theirs"], one_sentence, covers)
+    assert summary["ours"]["misses"] == 0 and summary["ours"]["reference_preferred"] == 1.0
+    assert math.isnan(summary["ours"]["energy_per_token"])                    # none of its sentences admitted
+    assert summary["theirs"]["reference_preferred"] == 0.0                  # "a big dog ran" is the best reference
+    assert summary["theirs"]["reference_energy_per_token"] == 0.8
+    only_ruled_out = [{**rows[0], "references": ["a dog", "the dog ran. it sat"]}]
+    assert check.compare(only_ruled_out, ["ours"], one_sentence, covers)["ours"]["sets"] == 0
+
+
 def test_the_first_reference_is_never_held_against_itself():
     rows = [{"concepts": ["dog"], "references": ["a dog", "a dog ran far"], "human": {"text": "a dog"}}]
     summary = check.compare(rows, ["human"], words, covers)

@@ -30,6 +30,9 @@ def test_ends(text, start, end):
     ("The surf hits the shore.\n, day, beach, surfer", 1),     # a line break ends a sentence, whatever follows
     ("A dog runs\nand a cat. It sits.", 2),
     ("A dog runs.\n", 0),
+    ("A dog runs\nthe cat sits", 1),
+    ("A dog runs.\r\nIt sits.\r\n", 1),
+    ("A dog runs\u2028fast.", 0),                                # only \n, \r and \r\n break a line
 ])
 def test_sentence_breaks(text, breaks):
     assert sentence_breaks(text) == breaks

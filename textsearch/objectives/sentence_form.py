@@ -11,6 +11,7 @@ from .base import Batch, Objective
 OPENERS = "\"'“‘(¿¡"
 ENDINGS = ".!?。！？…"
 CLOSERS = "\"'”’)」』"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BREAK = re.compile(r"[.!?…][\"'”’)]*\s+(?![a-z])(?=\S)|[。！？](?=[^\"'”’)」』])")
 
 
@@ -25,7 +26,7 @@ def sentence_breaks(text: str) -> int:
     """Sentence ends before the last one: a line break with text after it (the texts scored here are one
     line each), and a full stop, "!" or "?" followed by more text that does not go on in lowercase
     ("Stop!" he said)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in _LINE_BREAK.split(text) if line.strip()]
     return max(len(lines) - 1, 0) + sum(len(_BREAK.findall(line)) for line in lines)
 
 
