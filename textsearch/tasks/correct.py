@@ -35,7 +35,7 @@ from ..objectives import Fluency
 from ..objectives.edit_distance import EditDistance
 from ..schedules import Exponential
 from .seeds import phase_seed
-from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask
+from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask, line_ends
 from .trace import TraceStep
 
 ROUNDS = 6                # word edits at most (the search stops earlier where no neighbour is better)
@@ -88,8 +88,7 @@ class Correct(SentenceTask):
             raise ValueError(f"rounds and spellings must be >= 1 and inserts >= 0, got {rounds}, {spellings}, {inserts}")
         self.lm, self.rounds, self.word_cost, self.char_cost = lm, rounds, word_cost, char_cost
         self.spellings, self.inserts, self.insert_log_p, self.surprise = spellings, inserts, insert_log_p, surprise
-        stops = ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
-        self.fluency = Fluency(lm, gamma=gamma, end=stops, context=PLAIN_CONTEXT)
+        self.fluency = Fluency(lm, gamma=gamma, end=line_ends(lm), context=PLAIN_CONTEXT)
         self.schedule = Exponential(start_temperature, end_temperature)
         self.word_starts = [i for i in range(lm.vocab_size) if re.fullmatch(r" ?[A-Za-z]+", lm.decode([i]))]
 

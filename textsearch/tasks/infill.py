@@ -27,7 +27,7 @@ from ..schedules import Exponential
 from ..state import State
 from .polish import polish
 from .seeds import phase_seed
-from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask, validate_sentence
+from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask, line_ends, validate_sentence
 
 PUNCTUATION = string.punctuation
 
@@ -56,8 +56,7 @@ class Infill(SentenceTask):
                              f"got {max_blank}, {steps}, {chains}, {top_k}, {num_drafts}")
         self.lm, self.max_blank, self.steps, self.chains = lm, max_blank, steps, chains
         self.top_k, self.top_p, self.num_drafts, self.draft_temperature = top_k, top_p, num_drafts, draft_temperature
-        stops = ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
-        self.fluency = Fluency(lm, gamma=gamma, end=stops, context=PLAIN_CONTEXT)
+        self.fluency = Fluency(lm, gamma=gamma, end=line_ends(lm), context=PLAIN_CONTEXT)
         self.schedule = Exponential(start_temperature, end_temperature)
 
     def settings(self) -> dict:

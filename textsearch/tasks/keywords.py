@@ -47,7 +47,7 @@ from ..schedules import Exponential
 from ..state import State
 from .seeds import phase_seed, seed_for
 from .polish import polish
-from .sentences import locked_state, trimmed
+from .sentences import line_ends, locked_state, trimmed
 from .trace import TraceStep
 
 STEPS = 5
@@ -223,8 +223,7 @@ class KeywordsToSentence:
         else the unprompted SLOR."""
         if self.init != "smc":
             return self.sentence
-        stops = ["\n"] + ([] if self.lm.eos_id is None else [self.lm.eos_id])
-        fluency = Fluency(self.lm, gamma=self.fluency.gamma, end=stops,
+        fluency = Fluency(self.lm, gamma=self.fluency.gamma, end=line_ends(self.lm),
                           context=DRAFT_PROMPT.format(keywords=", ".join(words)))
         return fluency + self.form + self.repetition + OneSentence()
 

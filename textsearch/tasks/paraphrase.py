@@ -30,7 +30,7 @@ from ..schedules import Exponential
 from ..state import State
 from .polish import polish
 from .seeds import phase_seed
-from .sentences import SentenceResult, SentenceTask, locked_state, trimmed, validate_sentence
+from .sentences import SentenceResult, SentenceTask, line_ends, locked_state, trimmed, validate_sentence
 
 STEPS = 8
 CHAINS = 2
@@ -97,8 +97,7 @@ class Paraphrase(SentenceTask):
 
     def energy(self, source: str):
         """The paraphrase energy for `source` (module docstring)."""
-        stops = ["\n"] + ([] if self.lm.eos_id is None else [self.lm.eos_id])
-        energy = (Fluency(self.lm, gamma=self.gamma, end=stops, context=PROMPT.format(source=source))
+        energy = (Fluency(self.lm, gamma=self.gamma, end=line_ends(self.lm), context=PROMPT.format(source=source))
                   + Similarity(source, self.encoder, self.similarity_weight)
                   + CopyPenalty(source, self.min_change, self.copy_weight) + self.repetition)
         if self.length_weight:

@@ -19,6 +19,11 @@ PLAIN_CONTEXT = "Here is a short, plain English sentence:\n"
 (a dash, a title, a quotation), not a plain sentence."""
 
 
+def line_ends(lm) -> list[int | str]:
+    """What ends a one-line sentence for `lm` (`Fluency(end=...)`): a newline, or its EOS where it has one."""
+    return ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
+
+
 def validate_sentence(text: str) -> str:
     """The sentence with its whitespace collapsed; a ValueError that says what to fix for unusable input."""
     if not isinstance(text, str):
