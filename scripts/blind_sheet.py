@@ -103,8 +103,9 @@ def score(out: Path, also: list[Path] = ()) -> None:
     key = json.loads((out / "key.json").read_text(encoding="utf-8"))
     paths = [out / "sheet.tsv", *also]
     sheets = [read_sheet(path) for path in paths]
+    first = {line["id"]: line["sentence"] for line in sheets[0]}
     for sheet, lines in zip(also, sheets[1:]):         # a reader may have sorted the lines
-        if {line["id"]: line["sentence"] for line in lines} != {line["id"]: line["sentence"] for line in sheets[0]}:
+        if {line["id"]: line["sentence"] for line in lines} != first:
             raise ValueError(f"{sheet} is not a copy of {paths[0]}: its lines differ")
     readers = [{line["id"]: line["mark"] for line in lines if line["mark"] is not None} for lines in sheets]
     per_reader = []

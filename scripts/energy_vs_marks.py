@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from blind_sheet import read_sheet
-from energy_vs_references import task_score
+from energy_vs_references import covers, task_score
 
 Score = Callable[[list[str], list[str]], list[float]]
 """(keywords, sentences) → an energy per sentence, lower for the sentence the energy prefers."""
@@ -108,11 +108,10 @@ def lm_energies(lm) -> dict[str, Score]:
     """The keyword task's search energy (default settings) and the unprompted fluency on `lm`, as
     `agreements` calls them."""
     from textsearch.objectives import Fluency
-    from textsearch.tasks.sentences import PLAIN_CONTEXT
+    from textsearch.tasks.sentences import PLAIN_CONTEXT, line_ends
 
     task, _ = task_score(lm, {})
-    stops = ["\n"] + ([] if lm.eos_id is None else [lm.eos_id])
-    plain = Fluency(lm, gamma=1.0, end=stops, context=PLAIN_CONTEXT)
+    plain = Fluency(lm, gamma=1.0, end=line_ends(lm), context=PLAIN_CONTEXT)
 
     def search(words: list[str], texts: list[str]) -> list[float]:
         return [energy for energy, _ in task(words, texts)]
@@ -129,9 +128,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="the LM under the energies (default: the built-in one)")
     args = parser.parse_args()
     try:
-        from textsearch.objectives import Keywords
-
-        pairs = pairs_of(read_sheets(args.sheets), lambda words, text: not Keywords(words).missing(text))
+        pairs = pairs_of(read_sheets(args.sheets), covers)
         if not pairs:
             raise ValueError("no set has both a natural and a not natural sentence that use every keyword")
         import textsearch as ts

@@ -88,6 +88,12 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def covers(words: list[str], text: str) -> bool:
+    """Whether `text` uses every keyword, as the keyword task checks it (any inflection counts)."""
+    from textsearch.objectives import Keywords
+    return not Keywords(words).missing(text)
+
+
 def task_score(lm, settings: dict) -> tuple[Score, Callable[[list[str], str], bool]]:
     """The keyword task's search energy with these `KeywordsToSentence` settings, as `compare` calls it,
     and the keyword check it rests on."""
@@ -101,7 +107,7 @@ def task_score(lm, settings: dict) -> tuple[Score, Callable[[list[str], str], bo
         energies = (generator.sentence_energy(words) + Keywords(words))(ids).tolist()
         return [(energy, len(tokens) + 1) for energy, tokens in zip(energies, ids)]
 
-    return score, lambda words, text: not Keywords(words).missing(text)
+    return score, covers
 
 
 def read_report(path: Path) -> tuple[list[dict], list[str], dict]:
