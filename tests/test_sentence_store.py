@@ -219,7 +219,7 @@ def test_rows_after_one_context_share_its_columns():
         held = [[lm.start_id] + r + [19] for r in rows]
         past = lm.store.past(held)
         assert past.lengths == [len(h) - 1 for h in held]
-        assert [past.columns(i).tolist()[:1 + len(context)] for i in range(3)] == [list(range(1 + len(context)))] * 3
+        assert [past.held[i].tolist()[:1 + len(context)] for i in range(3)] == [list(range(1 + len(context)))] * 3
         grown = [r + [19] for r in rows]
         assert_same(scored(lm, grown), plain(lm, grown))
 

@@ -151,8 +151,7 @@ class CausalLM(BaseLM):
         last = torch.empty((len(rows), self.vocab_size), dtype=torch.float32)
         last[held] = self.store.after([rows[i] for i in held]).cpu()
         todo = sorted(set(range(len(rows))) - set(held))
-        if todo:
-            last[todo] = self._rows_once([rows[i] for i in todo], with_last=True)[1]
+        last[todo] = self._rows_once([rows[i] for i in todo], with_last=True)[1]
         return last
 
     def _rows_once(self, rows: list[list[int]], with_last: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
@@ -200,8 +199,9 @@ class CausalLM(BaseLM):
         if kept and with_last:
             last[kept] = store.after([rows[i] for i in kept]).cpu()
         todo = sorted(set(range(len(rows))) - set(kept))
-        held = [store.past_length(rows[i]) for i in todo] if store is not None else None
+        held = None
         if store is not None:
+            held = [store.past_length(rows[i]) for i in todo]
             store.touch([rows[i] for i in todo], held)
         if self.token_trees:
             chunks = tree_chunks([rows[i] for i in todo], self.tree_tokens, held, with_last)

@@ -85,10 +85,6 @@ class Past:
         """Per row, how many of its tokens the past holds."""
         return [len(columns) for columns in self.held]
 
-    def columns(self, row: int) -> torch.Tensor:
-        """The columns of row `row`'s held tokens."""
-        return self.held[row]
-
     def room(self, new: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         """The arena (keys and values [2·layers, heads, capacity, head_dim], hidden states [capacity, H])
         with room for `new` more columns after its filled ones, and how many are filled."""

@@ -61,8 +61,8 @@ class Tree:
         block: list[list[int]] = [[]] * len(self)      # the past columns each node sees
         if past is not None:
             for row, nodes in enumerate(self.nodes):
-                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == len(past.columns(row)):
-                    block[nodes[0]] = past.columns(row).tolist()
+                if nodes and self.parents[nodes[0]] < 0 and self.positions[nodes[0]] == len(past.held[row]):
+                    block[nodes[0]] = past.held[row].tolist()
         ancestors: list[list[int]] = []
         rows, cols = [], []
         for node, parent in enumerate(self.parents):
@@ -147,7 +147,7 @@ def run_tree(model, rows: Sequence[Sequence[int]], past: Past | None, device: to
     held = past.lengths if past is not None else [0] * len(rows)
     tree = Tree.of(stated(rows, with_last), held)
     kv, hidden_states, width = past.room(len(tree)) if past is not None else (None, None, 0)
-    columns = [torch.cat([past.columns(i) if past is not None else torch.zeros(0, dtype=torch.long),
+    columns = [torch.cat([past.held[i] if past is not None else torch.zeros(0, dtype=torch.long),
                           width + torch.tensor(nodes, dtype=torch.long)]) for i, nodes in enumerate(tree.nodes)]
     # the state before each scored token, as a column of the past and the tree: a row's first may be kept
     read = [c for cols, p, row in zip(columns, held, rows) for c in cols[max(p, 1) - 1:len(row) - 1].tolist()]
