@@ -43,6 +43,7 @@ import textsearch as ts
 from textsearch.objectives import Fluency, Keywords
 from textsearch.proposals.lm_sampler import sample_together
 from textsearch.tasks import keywords as task
+from textsearch.tasks.keyword_prompts import few_shot
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "commongen" / "dev.jsonl"
 SYSTEMS = ("textsearch", "draft", "rejection", "genlm")
@@ -100,9 +101,9 @@ def run_rejection(lm, sets: list[dict], budgets: list[float], seed: int) -> list
     rows = []
     for start in range(0, len(sets), task.PACK):
         pack = sets[start:start + task.PACK]
-        samplers = [ts.proposals.LMSampler(lm, prompt=task.DRAFT_PROMPT.format(keywords=", ".join(s["concepts"])),
-                                           max_new_tokens=task.MAX_LEN, stop_at=("\n",), opening=task.DRAFT_EXAMPLES)
-                    for s in pack]
+        shots = [few_shot(s["concepts"]) for s in pack]
+        samplers = [ts.proposals.LMSampler(lm, prompt=shot.prompt(s["concepts"]), max_new_tokens=task.MAX_LEN,
+                                           stop_at=("\n",), opening=shot.examples) for s, shot in zip(pack, shots)]
         generators = [torch.Generator().manual_seed(task.seed_for(seed, s["concepts"])) for s in pack]
         keywords = [Keywords(s["concepts"]) for s in pack]
         best = [(math.inf, math.inf, "")] * len(pack)          # (keywords missing, −log p per token, text)

@@ -26,6 +26,7 @@ from genlm.control.sampler import DirectTokenSampler
 from textsearch.lm.loading import builtin_dir
 from textsearch.objectives import Keywords
 from textsearch.tasks import keywords as task
+from textsearch.tasks.keyword_prompts import few_shot
 
 MAX_TOKENS = task.MAX_LEN
 
@@ -48,7 +49,7 @@ class KeywordCritic(Potential):
 
 
 async def sentence(llm: PromptedLLM, words: list[str], particles: int) -> str:
-    llm.set_prompt_from_str(task.DRAFT_PROMPT.format(keywords=", ".join(words)))
+    llm.set_prompt_from_str(few_shot(words).prompt(words))
     critic = KeywordCritic(llm.vocab, words)
     sequences = await DirectTokenSampler(llm).smc(n_particles=particles, ess_threshold=0.5, max_tokens=MAX_TOKENS,
                                                   critic=critic)

@@ -89,7 +89,7 @@ def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
     generator = KeywordsToSentence(tiny_lm)
     fluency = Fluency(tiny_lm, gamma=GAMMA, length_norm=True)
     words = "the cat sat on the mat".split()
-    text = generator.best_insertions([(" ".join(words), "dog")])[0]
+    text = generator.best_insertions([(" ".join(words), "dog", " ")])[0]
 
     def at(gap, form):
         return " ".join(words[:gap] + [form.capitalize() if gap == 0 else form] + words[gap:])

@@ -33,6 +33,15 @@ def word_forms(word: str) -> frozenset[str]:
     return frozenset(form.casefold() for form in forms)
 
 
+def keyword_forms(keyword: str) -> frozenset[str]:
+    """The spellings a keyword may be written in, for guiding a search toward it: a single word's
+    inflections (`word_forms`) and the word; a phrase, or a word in a script without inflections
+    (CJK), as it is."""
+    if " " in keyword or has_cjk(keyword):
+        return frozenset({keyword})
+    return word_forms(keyword) | {keyword}
+
+
 @dataclass(frozen=True)
 class Keyword:
     """One keyword as it is matched: consecutive word-form sets, or a CJK substring."""

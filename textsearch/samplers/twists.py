@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..objectives.keywords import Keywords, word_forms
+from ..objectives.keywords import Keywords, keyword_forms
 from ..objectives.sentence_form import sentence_breaks
 
 
@@ -65,8 +65,7 @@ class KeywordTwist(Twist):
         self.words = [k.text for k in self.keywords.keywords]
         self.starts, self.widths = [], []
         for word in self.words:
-            forms = word_forms(word) | {word} if " " not in word else {word}
-            spellings = [f for form in forms for f in (form, form[:1].upper() + form[1:])]
+            spellings = [f for form in keyword_forms(word) for f in (form, form[:1].upper() + form[1:])]
             encoded = [lm.encode(s) for s in spellings] + [lm.encode(" " + s) for s in spellings]
             first = torch.zeros(lm.vocab_size, dtype=torch.bool)
             first[[ids[0] for ids in encoded if ids]] = True

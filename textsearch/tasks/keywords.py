@@ -39,12 +39,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..objectives import Batch, Fluency, Keywords, OneSentence, RepetitionPenalty, SentenceForm
-from ..objectives.keywords import word_forms
+from ..objectives.keywords import keyword_forms
 from ..proposals import EditProposal, LMSampler
 from ..proposals.lm_sampler import sample_together
 from ..samplers import SMC, KeywordTwist
 from ..schedules import Exponential
 from ..state import State
+from .keyword_prompts import few_shot
 from .seeds import phase_seed, seed_for
 from .polish import polish
 from .sentences import line_ends, locked_state, trimmed
@@ -72,15 +73,6 @@ DRAFT_TOKENS = 24         # new tokens in a prompted draft
 NUM_DRAFTS = 32           # prompted drafts to choose the starts from
 DRAFT_TEMPERATURE = 0.8   # of the sampled drafts
 START_TEMPERATURE, END_TEMPERATURE = 0.3, 0.01     # annealing schedule of the repair search
-DRAFT_EXAMPLES = "".join(f"Keywords: {k}\nSentence: {v}\n" for k, v in [
-    ("kitchen, cook, meal", "A man is cooking a meal in the kitchen."),
-    ("river, boat, row, friend", "Two friends row a boat down the river."),
-    ("guitar, sing, stage", "A woman sings and plays the guitar on stage."),
-    ("bench, book, old, read, sit", "An old man sits on a bench reading a book."),
-    ("paint, wall, brush", "He paints the wall with a brush."),
-])
-DRAFT_PROMPT = DRAFT_EXAMPLES + "Keywords: {keywords}\nSentence:"
-"""A few-shot completion prompt: small LMs follow examples far better than instructions."""
 
 
 def validate_keywords(words: Sequence[str]) -> list[str]:
@@ -157,7 +149,7 @@ class KeywordsToSentence:
         words = validate_keywords(words)
         for word in words:
             unwritable(self.lm, word)
-        width = len(self.lm.encode(" " + " ".join(words)))
+        width = len(self.lm.encode(self.bare_keywords(words)))
         if width > self.max_len:
             raise ValueError(f"the keywords take {width} tokens, more than the sentence length limit of "
                              f"{self.max_len}: give fewer keywords")
@@ -224,7 +216,7 @@ class KeywordsToSentence:
         if self.init != "smc":
             return self.sentence
         fluency = Fluency(self.lm, gamma=self.fluency.gamma, end=line_ends(self.lm),
-                          context=DRAFT_PROMPT.format(keywords=", ".join(words)))
+                          context=few_shot(words).prompt(words))
         return fluency + self.form + self.repetition + OneSentence()
 
     def smc_drafts(self, sets: list[list[str]], keywords: list[Keywords], seeds: list[int]
@@ -234,8 +226,9 @@ class KeywordsToSentence:
         its beginning at every resampling it survived, and its whole at the end. All sets' particles
         grow in the same forwards; a set whose particles all fail falls back to the prompted drafts."""
         def run(words: list[str], kw: Keywords, seed: int) -> dict[str, list[int]]:
-            q = LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
-                          max_new_tokens=self.max_len, stop_at=("\n",), opening=DRAFT_EXAMPLES)
+            shot = few_shot(words)
+            q = LMSampler(self.lm, prompt=shot.prompt(words), max_new_tokens=self.max_len, stop_at=("\n",),
+                          opening=shot.examples)
             twist = KeywordTwist(self.lm, words, bonus=SMC_BONUS, weight=SMC_WEIGHT, one_sentence=True)
             smc = SMC(q, particles=self.particles, beta=self.beta, twist=twist, seed=phase_seed(seed, "smc"))
             resampled: list[int] = []
@@ -263,7 +256,7 @@ class KeywordsToSentence:
                 histories.append([[] for _ in range(self.chains)])
                 continue
             group = list(grown)
-            ids = [self.lm.encode(" " + text) for text in group]        # as after "Sentence:", its space led
+            ids = [self.lm.encode(few_shot(words).lead + text) for text in group]     # as it follows the prompt
             order = (self.sentence_energy(words) + kw)(ids).argsort().tolist()
             picks = [order[c % len(group)] for c in range(self.chains)]
             states.append([locked_state(ids[k], kw, self.lm.decode) for k in picks])
@@ -271,9 +264,15 @@ class KeywordsToSentence:
         return states, histories
 
     def keyword_start(self, words: list[str], keywords: Keywords) -> State:
-        """CGMH's start: the keywords in order, every keyword token locked. The leading space
-        lets the search put words before the first keyword without gluing onto it."""
-        return locked_state(self.lm.encode(" " + " ".join(words)), keywords, self.lm.decode)
+        """CGMH's start: the keywords in order, every keyword token locked."""
+        return locked_state(self.lm.encode(self.bare_keywords(words)), keywords, self.lm.decode)
+
+    @staticmethod
+    def bare_keywords(words: list[str]) -> str:
+        """The keywords in order as a sentence of their language would hold them. An English one has a
+        leading space, so that the search can put words before the first keyword without gluing onto it."""
+        shot = few_shot(words)
+        return shot.lead + shot.space.join(words)
 
     def drafts(self, sets: list[list[str]], keywords: list[Keywords], generators: list[torch.Generator],
                progress: bool = False) -> list[list[State]]:
@@ -282,18 +281,17 @@ class KeywordsToSentence:
         that misses one keyword often repairs into a better sentence than a clumsy one that has them all.
         Each is completed with the keywords it missed and its keyword tokens are locked (the bare
         keywords stand in for a draft that cannot be). All sets draw, and are ranked, together."""
-        samplers = [LMSampler(self.lm, prompt=DRAFT_PROMPT.format(keywords=", ".join(words)),
-                              max_new_tokens=self.draft_tokens, temperature=self.draft_temperature,
-                              opening=DRAFT_EXAMPLES) for words in sets]
+        samplers = [LMSampler(self.lm, prompt=few_shot(words).prompt(words), max_new_tokens=self.draft_tokens,
+                              temperature=self.draft_temperature, opening=few_shot(words).examples) for words in sets]
         drawn = sample_together(samplers, self.num_drafts, generators)
         texts = [list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens)) for tokens, _ in drawn]
         flat = [self.lm.encode(text) for group in texts for text in group]
         energies = self.sentence(Batch(flat, tokenizer=self.lm.tokenizer)).split([len(group) for group in texts])
         chosen = []
-        for group, kw, energy in zip(texts, keywords, energies):
+        for words, group, kw, energy in zip(sets, texts, keywords, energies):
             missing = torch.tensor([len(kw.missing(t)) for t in group], dtype=torch.float64)
             order = (energy + self.missing_cost * missing).argsort().tolist()
-            chosen += [(group[order[chain % len(group)]], kw) for chain in range(self.chains)]
+            chosen += [(group[order[chain % len(group)]], kw, few_shot(words).space) for chain in range(self.chains)]
         completed = iter(self.completed(chosen, progress))
         states = []
         for words, kw in zip(sets, keywords):
@@ -304,37 +302,40 @@ class KeywordsToSentence:
                 states[-1].append(locked_state(ids, kw, self.lm.decode) if usable else self.keyword_start(words, kw))
         return states
 
-    def completed(self, drafts: list[tuple[str, Keywords]], progress: bool = False) -> list[str]:
-        """Each draft with the keywords it missed inserted, one by one (`best_insertions`), all drafts'
-        first missing keyword at once, then all their second, … (with many keywords, the long part)."""
-        texts = [text for text, _ in drafts]
-        missing = [kw.missing(text) for text, kw in drafts]
+    def completed(self, drafts: list[tuple[str, Keywords, str]], progress: bool = False) -> list[str]:
+        """Each (draft, its keywords, the space between its words) with the keywords it missed inserted, one
+        by one (`best_insertions`), all drafts' first missing keyword at once, then all their second, …
+        (with many keywords, the long part)."""
+        texts = [text for text, _, _ in drafts]
+        missing = [kw.missing(text) for text, kw, _ in drafts]
         ranks = max(map(len, missing), default=0)
         for rank in tqdm(range(ranks), desc="inserting keywords", disable=not progress or ranks < 2, leave=False):
             todo = [i for i, words in enumerate(missing) if len(words) > rank]
-            for i, text in zip(todo, self.best_insertions([(texts[i], missing[i][rank]) for i in todo])):
+            for i, text in zip(todo, self.best_insertions([(texts[i], missing[i][rank], drafts[i][2]) for i in todo])):
                 texts[i] = text
         return texts
 
-    def best_insertions(self, pairs: list[tuple[str, str]]) -> list[str]:
-        """Each (text, word) as the text with the word put where the LM finds it most fluent, then in its
-        most fluent inflection there: two batched scorings for all pairs (gaps, then forms) instead of
-        gaps × forms per pair."""
-        spaced = [text.split() for text, _ in pairs]
+    def best_insertions(self, items: list[tuple[str, str, str]]) -> list[str]:
+        """Each (text, word, the space between its words) as the text with the word put where the LM finds
+        it most fluent, then in its most fluent inflection there: two batched scorings for all items (gaps,
+        then forms) instead of gaps × forms per item. Without spaces (Chinese), a gap is between any two
+        characters."""
+        spaced = [(text.split() if space else list(text), space) for text, _, space in items]
 
-        def at(words: list[str], gap: int, form: str) -> str:
-            return " ".join(words[:gap] + [form if gap else form[:1].upper() + form[1:]] + words[gap:])
+        def at(pieces: tuple[list[str], str], gap: int, form: str) -> str:
+            words, space = pieces
+            return space.join(words[:gap] + [form if gap else form[:1].upper() + form[1:]] + words[gap:])
 
         def most_fluent(options: list[list[str]]) -> list[int]:
             energies = self.fluency([self.lm.encode(c) for group in options for c in group])
             return [int(torch.argmin(e)) for e in energies.split([len(group) for group in options])]
 
-        firsts = [1 if words else 0 for words in spaced]      # after the first word: its capital stays at the start
+        firsts = [1 if words else 0 for words, _ in spaced]      # after the first word: its capital stays at the start
         gaps = [first + best for first, best in zip(firsts, most_fluent(
-            [[at(words, gap, word) for gap in range(first, len(words) + 1)]
-             for words, first, (_, word) in zip(spaced, firsts, pairs)]))]
-        forms = [[at(words, gap, form) for form in sorted(word_forms(word) | {word})] if " " not in word
-                 else [at(words, gap, word)] for words, gap, (_, word) in zip(spaced, gaps, pairs)]
+            [[at(pieces, gap, word) for gap in range(first, len(pieces[0]) + 1)]
+             for pieces, first, (_, word, _) in zip(spaced, firsts, items)]))]
+        forms = [[at(pieces, gap, form) for form in sorted(keyword_forms(word))]
+                 for pieces, gap, (_, word, _) in zip(spaced, gaps, items)]
         return [options[best] for options, best in zip(forms, most_fluent(forms))]
 
 
