@@ -54,6 +54,14 @@ def test_not_found(keyword, text):
     assert Keywords([keyword]).missing(text) == [keyword]
 
 
+def test_a_cjk_keyword_inside_another_keyword_must_also_appear_outside_it():
+    keywords = Keywords(["图书馆", "书", "安静"])
+    assert keywords.missing("图书馆环境安静。") == ["书"]
+    assert keywords.missing("他在安静的图书馆看书。") == []
+    assert Keywords(["书"]).missing("图书馆") == []                   # alone, a substring is enough
+    assert Keywords(["火车", "火车站"]).missing("火车站的火车到了。") == []
+
+
 def test_inflections_off_matches_the_exact_word_case_insensitively():
     exact = Keywords(["catch", "dog"], inflections=False)
     assert exact.missing("He CATCH the Dog.") == []

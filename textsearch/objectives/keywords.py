@@ -77,7 +77,8 @@ class Keywords(Objective):
     keyword ("ice cream") must appear as consecutive words, each in any of its forms.
     A keyword with CJK characters (Chinese, Japanese, Korean) is matched as a
     substring of the text with whitespace removed, since those scripts do not put
-    spaces between words.
+    spaces between words; where it is part of another keyword, it must also appear
+    outside that one ("书" and "图书馆" need a book besides the library).
 
     Energy: `inf` when any keyword is missing if `hard`, else `weight` × the number of
     missing keywords; 0 when all are present. `tokenizer` gives token ids their text
@@ -108,6 +109,9 @@ class Keywords(Objective):
             keyword = Keyword.parse(word, inflections)
             unique.setdefault(tuple(split_words(word)), keyword)
         self.keywords = list(unique.values())            # "Dog" and "dog" count once
+        self._around = {k.text: sorted((o.substring for o in self.keywords if k.substring and o.substring != k.substring
+                                       and k.substring in o.substring), key=len, reverse=True)
+                       for k in self.keywords}
         self.hard, self.inflections, self.weight = hard, inflections, check_weight(weight)
         self.tokenizer = tokenizer
 
@@ -116,7 +120,13 @@ class Keywords(Objective):
         if not isinstance(text, str):
             raise TypeError(f"missing() takes one text, got {type(text).__name__}")
         text_words, flat = split_words(text), re.sub(r"\s+", "", normalize(text))
-        return [k.text for k in self.keywords if not k.found_in(text_words, flat)]
+        return [k.text for k in self.keywords if not k.found_in(text_words, self._outside(k.text, flat))]
+
+    def _outside(self, keyword: str, flat: str) -> str:
+        """The text with the other keywords that contain this CJK keyword blanked out."""
+        for other in self._around[keyword]:
+            flat = flat.replace(other, "\0" * len(other))
+        return flat
 
     def covered(self, texts: Sequence[str]) -> list[bool]:
         """For each text, whether it contains every keyword."""
