@@ -34,6 +34,7 @@ def test_the_keywords_choose_the_prompt_language():
     assert few_shot(["iPhone", "手机"]) is CHINESE                 # a Latin word in a Chinese set
     assert few_shot(["ねこ", "猫"]) is ENGLISH                     # kana: Japanese, which has no prompt of its own
     assert few_shot(["고양이"]) is ENGLISH
+    assert few_shot(["ﾈｺ", "猫"]) is ENGLISH                     # half-width kana read as kana
 
 
 def test_a_prompt_is_its_examples_then_the_keywords():
@@ -64,7 +65,8 @@ def test_chinese_keywords_get_the_chinese_prompt_and_a_sentence_without_spaces(c
     generator = KeywordsToSentence(chinese_lm, steps=2, chains=2, top_k=4, init="smc", particles=4, draft_tokens=6)
     result = generator(words, seed=0)[0]
     assert prompts and all(p == CHINESE.prompt(words) for p in prompts)
-    assert result.covered and Keywords(words).missing(result.text) == [] and " " not in result.text
+    assert result.covered and Keywords(words).missing(result.text) == []
+    assert " " not in result.text and "<unk>" not in result.text     # the fixture has no space: one reads as <unk>
     assert generator.sentence_energy(words).terms[0].context == CHINESE.prompt(words)
 
 
@@ -75,13 +77,32 @@ def test_chinese_starts_hold_the_keywords_without_spaces(chinese_lm):
     starts = generator.drafts([words], [Keywords(words)], [torch.Generator().manual_seed(0)])[0]
     for state in starts:
         text = chinese_lm.decode(list(state.tokens))
-        assert Keywords(words).missing(text) == [] and " " not in text
+        assert Keywords(words).missing(text) == [] and " " not in text and "<unk>" not in text
 
 
-def test_a_chinese_keyword_goes_between_any_two_characters(chinese_lm):
+def test_a_chinese_keyword_goes_between_any_two_characters_the_first_gap_included(chinese_lm):
     generator = KeywordsToSentence(chinese_lm)
-    text = generator.best_insertions([("一只猫在窗户上", "睡觉", "")])[0]
-    options = ["一只猫在窗户上"[:gap] + "睡觉" + "一只猫在窗户上"[gap:] for gap in range(1, 8)]
+    text = generator.best_insertions([("在窗户上睡觉", "猫", CHINESE)])[0]
+    options = ["在窗户上睡觉"[:gap] + "猫" + "在窗户上睡觉"[gap:] for gap in range(0, 7)]
     energies = generator.fluency([chinese_lm.encode(option) for option in options])
     assert text == options[int(torch.argmin(energies))]
-    assert task.KeywordsToSentence.bare_keywords(["dog", "ball"]) == " dog ball"
+    scored = []
+
+    def subject_first(sequences):                   # a stand-in fluency that wants the keyword first
+        texts = [chinese_lm.decode(ids) for ids in sequences]
+        scored.extend(texts)
+        return torch.tensor([0.0 if t.startswith("猫") else 1.0 for t in texts], dtype=torch.float64)
+
+    generator.fluency = subject_first
+    assert generator.best_insertions([("在窗户上睡觉", "猫", CHINESE)]) == ["猫在窗户上睡觉"]
+    assert set(options) <= set(scored)
+
+
+def test_latin_words_in_a_chinese_set_stay_whole_and_apart():
+    assert CHINESE.pieces("我用iPhone 5G拍照。") == ["我", "用", "iPhone", " ", "5G", "拍", "照", "。"]
+    assert CHINESE.join(["dog", "frisbee", "公园"]) == "dog frisbee公园"
+    assert CHINESE.join(["我", "用", "iPhone", "app", "拍"]) == "我用iPhone app拍"
+    assert Keywords(["dog", "frisbee", "公园"]).missing(task.KeywordsToSentence.bare_keywords(["dog", "frisbee", "公园"])) == []
+    pieces = CHINESE.pieces("我用iPhone拍照。")
+    assert all(Keywords(["iPhone"]).missing(CHINESE.join(pieces[:gap] + ["app"] + pieces[gap:])) == []
+               for gap in range(len(pieces) + 1))

@@ -12,6 +12,7 @@ from textsearch.tasks.keywords import (FORM_WEIGHT, GAMMA, REPETITION_WEIGHT, UN
                                        validate_keywords)
 from textsearch.tasks.sentences import locked_state, trimmed
 from textsearch.tasks import polish as polish_module
+from textsearch.tasks.keyword_prompts import ENGLISH
 from textsearch.tasks.trace import Recorder, TraceStep, format_trace
 from textsearch.tasks.seeds import phase_seed, seed_for
 from textsearch.objectives import Fluency, Keywords, RepetitionPenalty, SentenceForm
@@ -83,13 +84,14 @@ def test_keyword_start_is_the_keywords_in_order_all_locked(tiny_lm):
     state = generator.keyword_start(["ball", "dog"], Keywords(["ball", "dog"]))
     assert tiny_lm.decode(list(state.tokens)).split() == ["ball", "dog"]
     assert all(state.locked)
+    assert KeywordsToSentence.bare_keywords(["dog", "ball"]) == " dog ball"      # room for a word before the first
 
 
 def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
     generator = KeywordsToSentence(tiny_lm)
     fluency = Fluency(tiny_lm, gamma=GAMMA, length_norm=True)
     words = "the cat sat on the mat".split()
-    text = generator.best_insertions([(" ".join(words), "dog", " ")])[0]
+    text = generator.best_insertions([(" ".join(words), "dog", ENGLISH)])[0]
 
     def at(gap, form):
         return " ".join(words[:gap] + [form.capitalize() if gap == 0 else form] + words[gap:])

@@ -60,6 +60,10 @@ def test_a_cjk_keyword_inside_another_keyword_must_also_appear_outside_it():
     assert keywords.missing("他在安静的图书馆看书。") == []
     assert Keywords(["书"]).missing("图书馆") == []                   # alone, a substring is enough
     assert Keywords(["火车", "火车站"]).missing("火车站的火车到了。") == []
+    assert Keywords(["书", "图书", "书馆"]).missing("图书馆") == ["书"]           # inside two containers at once
+    assert Keywords(["书", "书店"]).missing("书店书店") == ["书"]                 # every occurrence is inside one
+    assert Keywords(["恤", "T恤"]).missing("一件T恤") == ["恤"]
+    assert Keywords(["ice", "ice cream"]).missing("I ate ice cream.") == []   # words: English has no such rule
 
 
 def test_inflections_off_matches_the_exact_word_case_insensitively():

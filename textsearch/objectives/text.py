@@ -10,7 +10,10 @@ import unicodedata
 
 from .base import Batch
 
-CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+KANA = "\u3040-\u30ff"
+HANGUL = "\uac00-\ud7af"
+CJK = KANA + HAN + HANGUL
 """Kana, CJK ideographs and Hangul, read character by character: Chinese and Japanese put
 no spaces between words, Korean attaches particles to them."""
 

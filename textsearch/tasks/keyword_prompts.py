@@ -10,8 +10,13 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-_KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\uac00-\ud7af]")
+from ..objectives.text import CJK, HAN, HANGUL, KANA, normalize
+
+_HAN = re.compile(f"[{HAN}]")
+_KANA_OR_HANGUL = re.compile(f"[{KANA}{HANGUL}]")
+_LATIN = rf"(?:(?![{CJK}])[^\W_])"                   # a letter or digit of a spaced script
+_PIECE = re.compile(rf"{_LATIN}+|.", re.DOTALL)       # a Latin or digit run whole, else one character
+_LATIN_END, _LATIN_START = re.compile(rf"{_LATIN}\Z"), re.compile(_LATIN)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,26 @@ class FewShot:
     def prompt(self, words: Sequence[str]) -> str:
         return self.examples + self.ask.format(keywords=self.separator.join(words))
 
+    def pieces(self, text: str) -> list[str]:
+        """The places a keyword may go between: words where words are spaced; else characters, a run of
+        Latin letters or digits ("iPhone", "5G") kept whole."""
+        return text.split() if self.space else _PIECE.findall(text)
+
+    def join(self, pieces: Sequence[str]) -> str:
+        """The pieces as text. Without spaces, two Latin or digit runs that meet still get one between them:
+        "dog" and "frisbee" in a Chinese set must not glue into "dogfrisbee"."""
+        if self.space:
+            return self.space.join(pieces)
+        text = ""
+        for piece in pieces:
+            text += (" " if _LATIN_END.search(text) and _LATIN_START.match(piece) else "") + piece
+        return text
+
+    @property
+    def capitalised(self) -> bool:
+        """Whether a sentence opens with a capital that must stay first: in the spaced (Latin) languages."""
+        return bool(self.space)
+
 
 ENGLISH = FewShot.of([
     (["kitchen", "cook", "meal"], "A man is cooking a meal in the kitchen."),
@@ -59,5 +84,5 @@ CHINESE = FewShot.of([
 def few_shot(words: Sequence[str]) -> FewShot:
     """The prompt for these keywords: Chinese when they are written in Han characters (no kana or
     Hangul, which would make them Japanese or Korean), else English."""
-    text = "".join(words)
+    text = normalize("".join(words))
     return CHINESE if _HAN.search(text) and not _KANA_OR_HANGUL.search(text) else ENGLISH

@@ -45,7 +45,7 @@ from ..proposals.lm_sampler import sample_together
 from ..samplers import SMC, KeywordTwist
 from ..schedules import Exponential
 from ..state import State
-from .keyword_prompts import few_shot
+from .keyword_prompts import FewShot, few_shot
 from .seeds import phase_seed, seed_for
 from .polish import polish
 from .sentences import line_ends, locked_state, trimmed
@@ -272,7 +272,7 @@ class KeywordsToSentence:
         """The keywords in order as a sentence of their language would hold them. An English one has a
         leading space, so that the search can put words before the first keyword without gluing onto it."""
         shot = few_shot(words)
-        return shot.lead + shot.space.join(words)
+        return shot.lead + shot.join(words)
 
     def drafts(self, sets: list[list[str]], keywords: list[Keywords], generators: list[torch.Generator],
                progress: bool = False) -> list[list[State]]:
@@ -281,17 +281,19 @@ class KeywordsToSentence:
         that misses one keyword often repairs into a better sentence than a clumsy one that has them all.
         Each is completed with the keywords it missed and its keyword tokens are locked (the bare
         keywords stand in for a draft that cannot be). All sets draw, and are ranked, together."""
-        samplers = [LMSampler(self.lm, prompt=few_shot(words).prompt(words), max_new_tokens=self.draft_tokens,
-                              temperature=self.draft_temperature, opening=few_shot(words).examples) for words in sets]
+        shots = [few_shot(words) for words in sets]
+        samplers = [LMSampler(self.lm, prompt=shot.prompt(words), max_new_tokens=self.draft_tokens,
+                              temperature=self.draft_temperature, opening=shot.examples)
+                    for words, shot in zip(sets, shots)]
         drawn = sample_together(samplers, self.num_drafts, generators)
         texts = [list(dict.fromkeys(trimmed(self.lm.decode(t)) for t in tokens)) for tokens, _ in drawn]
         flat = [self.lm.encode(text) for group in texts for text in group]
         energies = self.sentence(Batch(flat, tokenizer=self.lm.tokenizer)).split([len(group) for group in texts])
         chosen = []
-        for words, group, kw, energy in zip(sets, texts, keywords, energies):
+        for shot, group, kw, energy in zip(shots, texts, keywords, energies):
             missing = torch.tensor([len(kw.missing(t)) for t in group], dtype=torch.float64)
             order = (energy + self.missing_cost * missing).argsort().tolist()
-            chosen += [(group[order[chain % len(group)]], kw, few_shot(words).space) for chain in range(self.chains)]
+            chosen += [(group[order[chain % len(group)]], kw, shot) for chain in range(self.chains)]
         completed = iter(self.completed(chosen, progress))
         states = []
         for words, kw in zip(sets, keywords):
@@ -302,8 +304,8 @@ class KeywordsToSentence:
                 states[-1].append(locked_state(ids, kw, self.lm.decode) if usable else self.keyword_start(words, kw))
         return states
 
-    def completed(self, drafts: list[tuple[str, Keywords, str]], progress: bool = False) -> list[str]:
-        """Each (draft, its keywords, the space between its words) with the keywords it missed inserted, one
+    def completed(self, drafts: list[tuple[str, Keywords, FewShot]], progress: bool = False) -> list[str]:
+        """Each (draft, its keywords, its language's prompt) with the keywords it missed inserted, one
         by one (`best_insertions`), all drafts' first missing keyword at once, then all their second, …
         (with many keywords, the long part)."""
         texts = [text for text, _, _ in drafts]
@@ -315,27 +317,30 @@ class KeywordsToSentence:
                 texts[i] = text
         return texts
 
-    def best_insertions(self, items: list[tuple[str, str, str]]) -> list[str]:
-        """Each (text, word, the space between its words) as the text with the word put where the LM finds
-        it most fluent, then in its most fluent inflection there: two batched scorings for all items (gaps,
-        then forms) instead of gaps × forms per item. Without spaces (Chinese), a gap is between any two
-        characters."""
-        spaced = [(text.split() if space else list(text), space) for text, _, space in items]
+    def best_insertions(self, items: list[tuple[str, str, FewShot]]) -> list[str]:
+        """Each (text, word, the language's prompt) as the text with the word put where the LM finds it
+        most fluent, then in its most fluent inflection there: two batched scorings for all items (gaps,
+        then forms) instead of gaps × forms per item. The gaps are the language's (`FewShot.pieces`):
+        between words, or in Chinese between characters."""
+        split = [(shot.pieces(text), shot) for text, _, shot in items]
 
-        def at(pieces: tuple[list[str], str], gap: int, form: str) -> str:
-            words, space = pieces
-            return space.join(words[:gap] + [form if gap else form[:1].upper() + form[1:]] + words[gap:])
+        def at(pieces: tuple[list[str], FewShot], gap: int, form: str) -> str:
+            words, shot = pieces
+            if gap == 0 and shot.capitalised:
+                form = form[:1].upper() + form[1:]
+            return shot.join(words[:gap] + [form] + words[gap:])
 
         def most_fluent(options: list[list[str]]) -> list[int]:
             energies = self.fluency([self.lm.encode(c) for group in options for c in group])
             return [int(torch.argmin(e)) for e in energies.split([len(group) for group in options])]
 
-        firsts = [1 if words else 0 for words, _ in spaced]      # after the first word: its capital stays at the start
+        # after the first word where a capital opens the sentence: that capital stays first
+        firsts = [1 if words and shot.capitalised else 0 for words, shot in split]
         gaps = [first + best for first, best in zip(firsts, most_fluent(
             [[at(pieces, gap, word) for gap in range(first, len(pieces[0]) + 1)]
-             for pieces, first, (_, word, _) in zip(spaced, firsts, items)]))]
+             for pieces, first, (_, word, _) in zip(split, firsts, items)]))]
         forms = [[at(pieces, gap, form) for form in sorted(keyword_forms(word))]
-                 for pieces, gap, (_, word, _) in zip(spaced, gaps, items)]
+                 for pieces, gap, (_, word, _) in zip(split, gaps, items)]
         return [options[best] for options, best in zip(forms, most_fluent(forms))]
 
 
