@@ -1,6 +1,8 @@
 """The keyword task in the keywords' language: the prompt, the guidance and the starts follow it."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
@@ -98,11 +100,28 @@ def test_a_chinese_keyword_goes_between_any_two_characters_the_first_gap_include
     assert set(options) <= set(scored)
 
 
-def test_latin_words_in_a_chinese_set_stay_whole_and_apart():
+def test_latin_words_in_a_chinese_set_stay_whole_and_apart(chinese_lm):
     assert CHINESE.pieces("我用iPhone 5G拍照。") == ["我", "用", "iPhone", " ", "5G", "拍", "照", "。"]
+    assert CHINESE.pieces("连上Wi-Fi了") == ["连", "上", "Wi-Fi", "了"]
     assert CHINESE.join(["dog", "frisbee", "公园"]) == "dog frisbee公园"
-    assert CHINESE.join(["我", "用", "iPhone", "app", "拍"]) == "我用iPhone app拍"
+    assert CHINESE.join(CHINESE.pieces("我喝cafe\u0301") + ["app"]) == "我喝cafe\u0301 app"   # an accent ends a word too
     assert Keywords(["dog", "frisbee", "公园"]).missing(task.KeywordsToSentence.bare_keywords(["dog", "frisbee", "公园"])) == []
-    pieces = CHINESE.pieces("我用iPhone拍照。")
-    assert all(Keywords(["iPhone"]).missing(CHINESE.join(pieces[:gap] + ["app"] + pieces[gap:])) == []
-               for gap in range(len(pieces) + 1))
+    scored = []
+
+    def anywhere(texts):                      # a stand-in fluency that sees the options' text
+        scored.extend(texts)
+        return torch.zeros(len(texts), dtype=torch.float64)
+
+    generator = KeywordsToSentence(chinese_lm)
+    generator.lm, generator.fluency = SimpleNamespace(encode=lambda text: text), anywhere
+    generator.best_insertions([("我用iPhone拍照", "app", CHINESE)])
+    gaps = scored[:6]                         # 我 用 iPhone 拍 照: six gaps, then the forms
+    assert gaps == ["app我用iPhone拍照", "我app用iPhone拍照", "我用app iPhone拍照", "我用iPhone app拍照",
+                    "我用iPhone拍app照", "我用iPhone拍照app"]
+    assert all(Keywords(["iPhone", "app"]).missing(text) == [] for text in scored)
+
+
+@pytest.mark.parametrize("text", ["我用iPhone 5G拍照。", "两个朋友  在河上\n划船", "", "Wi-Fi，don't！😀"])
+def test_pieces_give_back_the_text(text):
+    assert CHINESE.join(CHINESE.pieces(text)) == text
+    assert ENGLISH.join(ENGLISH.pieces(text)) == " ".join(text.split())

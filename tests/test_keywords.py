@@ -104,6 +104,15 @@ def test_best_insertion_takes_the_most_fluent_gap_then_form(tiny_lm):
     assert fluency([tiny_lm.encode(text)])[0].item() == pytest.approx(energies.min().item(), rel=1e-5)
 
 
+
+def test_an_english_keyword_never_goes_before_the_capitalised_first_word(tiny_lm):
+    generator = KeywordsToSentence(tiny_lm)                    # a stand-in fluency that reads text and wants "Dog" first
+    generator.lm = SimpleNamespace(encode=lambda text: text)
+    generator.fluency = lambda texts: torch.tensor([0.0 if t.startswith("Dog") else 1.0 for t in texts],
+                                                   dtype=torch.float64)
+    assert not generator.best_insertions([("The cat sat", "dog", ENGLISH)])[0].startswith("Dog")
+    assert generator.best_insertions([("", "dog", ENGLISH)])[0] in ("Dog", "Dogs")     # alone, it opens the sentence
+
 def test_draft_start_contains_every_keyword_locked(tiny_lm):
     generator = KeywordsToSentence(tiny_lm, chains=3, draft_tokens=6)
     keywords = Keywords(["dog", "ball", "park"])

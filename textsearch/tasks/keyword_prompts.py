@@ -14,8 +14,9 @@ from ..objectives.text import CJK, HAN, HANGUL, KANA, normalize
 
 _HAN = re.compile(f"[{HAN}]")
 _KANA_OR_HANGUL = re.compile(f"[{KANA}{HANGUL}]")
-_LATIN = rf"(?:(?![{CJK}])[^\W_])"                   # a letter or digit of a spaced script
-_PIECE = re.compile(rf"{_LATIN}+|.", re.DOTALL)       # a Latin or digit run whole, else one character
+_LATIN = rf"(?:(?![{CJK}])[^\W_])[\u0300-\u036f]*"   # a letter or digit outside CJK, its accents with it
+# a Latin word whole ("iPhone", "Wi-Fi", "3.5G", "don't"), else one character
+_PIECE = re.compile(rf"{_LATIN}(?:{_LATIN}|[-'’.]{_LATIN})*|.", re.DOTALL)
 _LATIN_END, _LATIN_START = re.compile(rf"{_LATIN}\Z"), re.compile(_LATIN)
 
 
@@ -44,8 +45,8 @@ class FewShot:
         return self.examples + self.ask.format(keywords=self.separator.join(words))
 
     def pieces(self, text: str) -> list[str]:
-        """The places a keyword may go between: words where words are spaced; else characters, a run of
-        Latin letters or digits ("iPhone", "5G") kept whole."""
+        """The places a keyword may go between: words where words are spaced; else characters, a Latin
+        word ("iPhone", "Wi-Fi", "5G") kept whole."""
         return text.split() if self.space else _PIECE.findall(text)
 
     def join(self, pieces: Sequence[str]) -> str:
