@@ -72,6 +72,7 @@ def test_paraphrase_keeps_the_kept_word(capsys):
     (["infill"], "give a sentence"),
     (["infill", "no blanks here"], r"no \[BLANK\]"),
     (["correct", "123 456"], "no letters"),
+    (["correct", "我今天去超世买了水果。"], "no English words"),
     (["paraphrase", "the dog ran", "--keep", "tree"], "--keep 'tree' is not in the sentence"),
     (["correct", "a b", "--input", "x.txt"], "not both"),
     (["infill", "--output", "o.jsonl"], "--output needs --input"),

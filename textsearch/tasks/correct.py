@@ -35,7 +35,7 @@ from ..objectives import Fluency
 from ..objectives.edit_distance import EditDistance
 from ..schedules import Exponential
 from .seeds import phase_seed
-from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask, line_ends
+from .sentences import PLAIN_CONTEXT, SentenceResult, SentenceTask, line_ends, validate_sentence
 from .trace import TraceStep
 
 ROUNDS = 6                # word edits at most (the search stops earlier where no neighbour is better)
@@ -96,6 +96,15 @@ class Correct(SentenceTask):
         return {"task": "correct", "rounds": self.rounds, "word_cost": self.word_cost, "char_cost": self.char_cost,
                 "spellings": self.spellings, "inserts": self.inserts,
                 "insert_log_p": self.insert_log_p, "surprise": self.surprise, "model": self.lm.fingerprint()}
+
+    def check(self, text: str) -> str:
+        """The usable sentence, or a ValueError: no letters, too long, or no English word to respell (the
+        edits come from an English dictionary; Chinese would come back unchanged)."""
+        text = validate_sentence(text)
+        if not re.search("[A-Za-z]", text):
+            raise ValueError("the sentence has no English words: correct respells words from an English "
+                             "dictionary, so give an English sentence")
+        return text
 
     def search_many(self, texts: list[str], seeds: list[int], trace: bool = False,
                     progress: bool = False) -> list[SentenceResult]:
