@@ -17,7 +17,10 @@ CJK = KANA + HAN + HANGUL
 """Kana, CJK ideographs and Hangul, read character by character: Chinese and Japanese put
 no spaces between words, Korean attaches particles to them."""
 
-_WORD = re.compile(rf"[{CJK}]|(?:(?![{CJK}])[^\W_])+")
+SPACED_LETTER = rf"(?:(?![{CJK}])[^\W_])"
+"""A letter or digit outside CJK: of a script whose words are runs of them between spaces."""
+
+_WORD = re.compile(rf"[{CJK}]|{SPACED_LETTER}+")
 _HAS_CJK = re.compile(rf"[{CJK}]")
 
 

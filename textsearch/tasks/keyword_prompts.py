@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..objectives.text import CJK, HAN, HANGUL, KANA, normalize
+from ..objectives.text import HAN, HANGUL, KANA, SPACED_LETTER, normalize
 
 _HAN = re.compile(f"[{HAN}]")
 _KANA_OR_HANGUL = re.compile(f"[{KANA}{HANGUL}]")
-_LATIN = rf"(?:(?![{CJK}])[^\W_])[\u0300-\u036f]*"   # a letter or digit outside CJK, its accents with it
+_LATIN = rf"{SPACED_LETTER}[\u0300-\u036f]*"          # a letter or digit outside CJK, its accents with it
 # a Latin word whole ("iPhone", "Wi-Fi", "3.5G", "don't"), else one character
 _PIECE = re.compile(rf"{_LATIN}(?:{_LATIN}|[-'’.]{_LATIN})*|.", re.DOTALL)
 _LATIN_END, _LATIN_START = re.compile(rf"{_LATIN}\Z"), re.compile(_LATIN)
